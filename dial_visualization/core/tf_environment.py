@@ -1,0 +1,51 @@
+"""TensorFlow settings that must be made before TensorFlow is first imported.
+
+Upstream bug (remove this module's remedy when TensorFlow fixes it): with TensorFlow 2.20
+and 2.21 as installed from PyPI (Keras 3.15), on x86-64 CPUs with AVX-512 (seen on AMD
+EPYC and Intel Xeon: avx512f/bw/dq/vl/vnni/bf16), oneDNN corrupts the heap when it computes
+the input gradient of a 1x1 convolution with stride 2 over 1, 3, 8 or 12 input channels
+(the projection shortcut of ResNet/Xception-style models). The process aborts with
+``malloc(): corrupted top size`` / ``free(): invalid pointer`` or a segmentation fault, not
+on every run. Reproduction::
+
+    inp = keras.Input((224, 224, 3))
+    out = keras.layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False)(inp)
+    m = keras.Model(inp, out); x = tf.zeros((1, 224, 224, 3))
+    with tf.GradientTape() as t:
+        t.watch(x); y = tf.reduce_sum(m(x))
+    t.gradient(y, x)  # aborts
+
+Remedy: ``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow is imported (TensorFlow's own
+kernels, correct gradients). Its cost on these CPUs is measured in ``benchmarks/`` and
+recorded in ``benchmarks/RESULTS.md``. An explicit value set by the user is respected.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+FIX = f"set {VARIABLE}=0 in the environment before TensorFlow is imported " \
+      f"(e.g. first line: import os; os.environ['{VARIABLE}'] = '0')"
+
+
+class OneDNNWarning(RuntimeWarning):
+    """TensorFlow was loaded with oneDNN on: some gradients may crash the process."""
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow (loaded now, or when it will be) uses oneDNN kernels."""
+    return os.environ.get(VARIABLE, "1").strip().lower() not in ("0", "false", "off")
+
+
+def configure() -> None:
+    """Turn oneDNN off if TensorFlow is not loaded yet; warn with the fix if it is on."""
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault(VARIABLE, "0")
+    if onednn_enabled():
+        warnings.warn(
+            "TensorFlow runs with oneDNN on: on AVX-512 CPUs, gradients through 1x1 "
+            "stride-2 convolutions can abort the whole process (TensorFlow 2.20/2.21 bug). "
+            f"To avoid it, {FIX}.", OneDNNWarning, stacklevel=3)

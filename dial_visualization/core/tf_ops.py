@@ -1,0 +1,295 @@
+"""Shared TensorFlow mechanics: one graph walker, traced functions cached per model, batching.
+
+Every algorithm reaches the model through :func:`forward`, which runs the model's own
+graph layer by layer (recursing into nested models) and can
+
+* record the output of any layer, also inside nested models (no "Graph disconnected"),
+* replace every ReLU by another function (guided backpropagation) without touching the
+  user's model: a layer's ``activation=relu`` is swapped on a proxy, not on the layer,
+* stop before the final softmax/sigmoid, so class scores are logits.
+
+Traced ``tf.function``s are cached per (model, purpose, device) with a batch dimension of
+``None``: one trace per model and input size, reused by every later run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from typing import Callable, Iterable, Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .errors import Cancelled, MethodNotApplicableError
+from .inspect import PATH_SEPARATOR
+from .models import check_output_index
+
+_SQUASHING = ("softmax", "sigmoid")
+
+
+# --------------------------------------------------------------------------- devices
+
+def gpu_available() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def device_scope(device: str = "auto"):
+    """``with device_scope("cpu"|"gpu"|"auto"):`` places TensorFlow work."""
+    if device == "auto":
+        return contextlib.nullcontext()
+    if device == "gpu" and not gpu_available():
+        raise MethodNotApplicableError(
+            "no GPU is visible to TensorFlow (install tensorflow[and-cuda] on a CUDA machine)")
+    if device not in ("cpu", "gpu"):
+        raise MethodNotApplicableError(f"unknown device {device!r}: use auto, cpu or gpu")
+    return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
+
+
+# --------------------------------------------------------------------------- layers
+
+def get_layer(model: keras.Model, path: str) -> keras.Layer:
+    """The layer at ``path`` ("outer/inner/conv"), searching nested models."""
+    layer = model
+    for name in path.split(PATH_SEPARATOR):
+        try:
+            layer = layer.get_layer(name)
+        except (ValueError, AttributeError):
+            raise MethodNotApplicableError(f"model {model.name!r} has no layer {path!r}") from None
+    return layer
+
+
+def _is_graph_model(layer) -> bool:
+    return isinstance(layer, keras.Sequential) or (
+        isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph"))
+
+
+def _output_layer(model: keras.Model, output_index: int) -> tuple[keras.Layer, str]:
+    """The layer producing output ``output_index`` and its path, looking into nested models."""
+    check_output_index(model, output_index)
+    tensor = model.outputs[output_index]
+    layer, _, tensor_index = tensor._keras_history
+    prefix = ""
+    owner = model
+    while _is_graph_model(layer):
+        prefix += layer.name + PATH_SEPARATOR
+        owner = layer
+        layer, _, tensor_index = owner.outputs[tensor_index]._keras_history
+    return layer, prefix + layer.name
+
+
+def is_relu(layer: keras.Layer) -> bool:
+    """A plain ReLU layer, or an Activation('relu') layer."""
+    if isinstance(layer, keras.layers.ReLU):
+        return (layer.max_value is None and not layer.negative_slope and not layer.threshold)
+    return isinstance(layer, keras.layers.Activation) and _activation_is(layer.activation, "relu")
+
+
+def _activation_is(activation, name: str) -> bool:
+    return getattr(activation, "__name__", None) == name
+
+
+class _ActivationOverride:
+    """Stands in for a layer inside its own ``call``, with another ``activation``."""
+
+    def __init__(self, layer, activation):
+        self._layer = layer
+        self.activation = activation
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
+
+
+def _call_with_activation(layer, activation, *args, **kwargs):
+    return type(layer).call(_ActivationOverride(layer, activation), *args, **kwargs)
+
+
+def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable | None = None,
+            logits_of: int | None = None):
+    """Run ``model`` on ``x``; return (outputs, {path: tensor} for each tap).
+
+    ``relu`` replaces every ReLU (layer, ``Activation`` or a layer's ``activation``);
+    ``logits_of=i`` drops the softmax/sigmoid that ends output ``i``.
+    """
+    taps = set(taps)
+    recorded: dict[str, tf.Tensor] = {}
+    logits_path = _output_layer(model, logits_of)[1] if logits_of is not None else None
+
+    def run(graph_model, inputs, prefix):
+        if isinstance(graph_model, keras.Sequential):
+            for layer in graph_model.layers:
+                inputs = call(layer, prefix, inputs)
+            return inputs
+        return graph_model._run_through_graph(
+            inputs, operation_fn=lambda op: lambda *a, **k: call(op, prefix, *a, **k))
+
+    def call(layer, prefix, *args, **kwargs):
+        path = prefix + layer.name
+        if _is_graph_model(layer):
+            inputs = args[0] if len(args) == 1 else list(args)
+            out = run(layer, inputs, path + PATH_SEPARATOR)
+            out = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+        elif path == logits_path:
+            out = _call_without_squashing(layer, *args, **kwargs)
+        elif relu is not None and is_relu(layer):
+            out = relu(*args)
+        elif relu is not None and _activation_is(getattr(layer, "activation", None), "relu"):
+            out = _call_with_activation(layer, relu, *args, **kwargs)
+        else:
+            out = layer(*args, **kwargs)
+        if path in taps:
+            recorded[path] = out
+        return out
+
+    for path in taps:
+        get_layer(model, path)  # a clear error for a misspelt layer
+    outputs = run(model, x, "")
+    absent = taps - set(recorded)
+    if absent:
+        raise MethodNotApplicableError(
+            f"layer {sorted(absent)[0]!r} is not on the path from the input to the outputs")
+    return outputs, recorded
+
+
+def _call_without_squashing(layer, *args, **kwargs):
+    if isinstance(layer, keras.layers.Softmax) or (
+            isinstance(layer, keras.layers.Activation)
+            and any(_activation_is(layer.activation, n) for n in _SQUASHING)):
+        return args[0]
+    if any(_activation_is(getattr(layer, "activation", None), n) for n in _SQUASHING):
+        return _call_with_activation(layer, keras.activations.linear, *args, **kwargs)
+    return layer(*args, **kwargs)
+
+
+def select(outputs, output_index: int):
+    return outputs[output_index] if isinstance(outputs, (list, tuple)) else outputs
+
+
+# --------------------------------------------------------------------------- traced functions
+
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def traced(model: keras.Model, key: tuple, build: Callable[[], Callable]) -> Callable:
+    """The function ``build()`` makes for ``(model, key)``, wrapped in ``tf.function`` once."""
+    with _cache_lock:
+        per_model = _cache.setdefault(model, {})
+        if key not in per_model:
+            per_model[key] = tf.function(build(), reduce_retracing=True)
+        return per_model[key]
+
+
+def objective(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """Per sample: class/channel ``index[i]`` of ``values``, or their mean where it is -1.
+
+    Spatial maps are averaged over height and width first.
+    """
+    if values.shape.rank > 2:
+        values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank - 1)))
+    index = tf.cast(tf.reshape(index, [-1]) * tf.ones([tf.shape(values)[0]], tf.int32), tf.int32)
+    chosen = tf.gather(values, tf.maximum(index, 0), axis=-1, batch_dims=1)
+    return tf.where(index >= 0, chosen, tf.reduce_mean(values, axis=-1))
+
+
+def score_function(model, *, layer: str | None = None, output_index: int = 0,
+                   logits: bool = True, device: str = "auto"):
+    """``f(x, index) -> (B,)``: class score (or a layer's mean channel activation)."""
+
+    def build():
+        def f(x, index):
+            outputs, taps = forward(model, x, taps=[layer] if layer else [],
+                                    logits_of=output_index if logits and not layer else None)
+            return objective(taps[layer] if layer else select(outputs, output_index), index)
+        return f
+
+    return traced(model, ("score", layer, output_index, logits, device), build)
+
+
+def input_gradient_function(model, *, layer: str | None = None, output_index: int = 0,
+                            logits: bool = True, relu: Callable | None = None,
+                            relu_name: str = "", device: str = "auto"):
+    """``f(x, index) -> (scores (B,), d score / d x (B, H, W, C))``.
+
+    The score is class ``index`` of output ``output_index`` (logits unless ``logits`` is
+    False), or with ``layer`` the spatial mean of channel ``index`` of that layer.
+    """
+
+    def build():
+        def f(x, index):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                outputs, taps = forward(
+                    model, x, taps=[layer] if layer else [], relu=relu,
+                    logits_of=output_index if logits and not layer else None)
+                scores = objective(taps[layer] if layer else select(outputs, output_index), index)
+            return scores, tape.gradient(scores, x)
+        return f
+
+    return traced(model, ("input-gradient", layer, output_index, logits, relu_name, device), build)
+
+
+def layer_gradient_function(model, layer: str, *, output_index: int = 0, logits: bool = True,
+                            device: str = "auto"):
+    """``f(x, index) -> (scores (B,), activations of layer, d score / d activations)``."""
+
+    def build():
+        def f(x, index):
+            with tf.GradientTape() as tape:
+                outputs, taps = forward(model, x, taps=[layer],
+                                        logits_of=output_index if logits else None)
+                activations = taps[layer]
+                scores = objective(select(outputs, output_index), index)
+            return scores, activations, tape.gradient(scores, activations)
+        return f
+
+    return traced(model, ("layer-gradient", layer, output_index, logits, device), build)
+
+
+def layer_output_function(model, layers: tuple[str, ...], *, output_index: int = 0,
+                          device: str = "auto"):
+    """``f(x) -> (model output, {layer: activations})`` in one forward pass."""
+
+    def build():
+        def f(x):
+            outputs, taps = forward(model, x, taps=layers)
+            return select(outputs, output_index), taps
+        return f
+
+    return traced(model, ("layer-output", layers, output_index, device), build)
+
+
+# --------------------------------------------------------------------------- batching
+
+def auto_batch_size(model: keras.Model, with_gradient: bool = True,
+                    budget_bytes: int = 512 * 2**20, maximum: int = 64) -> int:
+    """A batch whose activations (x3 with gradients) fit in ``budget_bytes``."""
+    from .inspect import LayerTree
+
+    per_sample = sum(int(np.prod(node.output_shapes[0][1:])) for node in LayerTree(model).walk()
+                     if node.output_shapes and None not in node.output_shapes[0][1:]
+                     and not node.children)
+    per_sample_bytes = max(per_sample, 1) * 4 * (3 if with_gradient else 1)
+    return int(np.clip(budget_bytes // per_sample_bytes, 1, maximum))
+
+
+def batches(count: int, batch_size: int, progress=None, should_stop=None) -> Iterator[slice]:
+    """Slices over ``count`` items; checks ``should_stop`` before and reports after each."""
+    for start in range(0, count, batch_size):
+        if should_stop is not None and should_stop():
+            raise Cancelled("cancelled")
+        yield slice(start, min(start + batch_size, count))
+        if progress is not None:
+            progress(min(start + batch_size, count) / count)
+
+
+def class_index(model, x: np.ndarray, index: int | None, output_index: int = 0,
+                device: str = "auto") -> int:
+    """``index`` itself, or the top-scoring class of the first sample when it is None."""
+    if index is not None:
+        return int(index)
+    scores = layer_output_function(model, (), output_index=output_index, device=device)(
+        tf.convert_to_tensor(x[:1]))[0]
+    return int(np.argmax(np.asarray(scores)[0]))
