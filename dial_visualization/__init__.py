@@ -7,24 +7,33 @@
     image = dv.load_image("cat.png", model)
     result = dv.explain(model, image, "grad-cam")
     result.plot()
+
+Importing the package is cheap: TensorFlow is imported on first use of the API.
 """
+
+import importlib
 
 from .core.tf_environment import configure as _configure_tensorflow
 
 _configure_tensorflow()  # before anything imports TensorFlow
 
-from .api import available_methods, demo_paths, explain, load_image, load_labels, load_model  # noqa: E402
-from .core.context import Target  # noqa: E402
-from .core.registry import Algorithm, HandlerConfiguration, NodeType, Parameter  # noqa: E402
-from .core.result import Result  # noqa: E402
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "Algorithm", "HandlerConfiguration", "NodeType", "Parameter", "Result", "Target",
-    "available_methods", "demo_paths", "explain", "load_image", "load_labels", "load_model",
-    "load_plugin", "unload_plugin",
-]
+_EXPORTS = {
+    "available_methods": "api", "demo_paths": "api", "explain": "api", "load_image": "api",
+    "load_labels": "api", "load_model": "api",
+    "Target": "core.context", "Result": "core.result",
+    "Algorithm": "core.registry", "HandlerConfiguration": "core.registry",
+    "NodeType": "core.registry", "Parameter": "core.registry", "algorithm": "core.registry",
+}
+
+__all__ = sorted(_EXPORTS) + ["load_plugin", "unload_plugin"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_plugin():

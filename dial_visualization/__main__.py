@@ -1,0 +1,7 @@
+"""``python -m dial_visualization``: the same as the ``dial-visualization`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

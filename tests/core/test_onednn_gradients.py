@@ -1,0 +1,96 @@
+"""Gradients through 1x1 stride-2 convolutions must not crash the process (oneDNN bug).
+
+Each check runs in a fresh Python process, started WITHOUT ``TF_ENABLE_ONEDNN_OPTS`` in its
+environment, so a native crash fails the test instead of killing the test run and the
+package's own remedy (core/tf_environment.py) is what is tested.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+GRADIENT_METHODS = {
+    "saliency": {},
+    "guided-backprop": {},
+    "integrated-gradients": {"steps": 16},
+    "smoothgrad": {"samples": 4},
+    "grad-cam": {},
+    "grad-cam-plus-plus": {},
+    "activation-maximization": {"steps": 8},
+}
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import dial_visualization as dv
+    import keras, numpy as np
+
+    def projection_model(input_channels, feature_channels):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((32, 32, input_channels))
+        x = inputs
+        if feature_channels:
+            x = keras.layers.Conv2D(feature_channels, 3, padding="same", activation="relu")(x)
+        branch = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+        shortcut = keras.layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False)(x)
+        x = keras.layers.ReLU()(keras.layers.Add()([branch, shortcut]))
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+    model = projection_model(3, int(sys.argv[1]))
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    image = dv.load_image(pixels, model)
+    methods = {methods!r}
+    for _ in range(3):
+        for method, params in methods.items():
+            result = dv.explain(model, image, method, **params)
+            assert np.all(np.isfinite(result.data)), method
+    print("ALL-OK")
+""")
+
+
+def _clean_environment():
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return env
+
+
+@pytest.mark.parametrize("feature_channels", [0, 8], ids=["rgb-input", "8-channel-features"])
+def test_every_gradient_method_survives_projection_shortcuts(feature_channels):
+    script = SCRIPT.replace("{methods!r}", repr(GRADIENT_METHODS))
+    done = subprocess.run([sys.executable, "-c", script, str(feature_channels)],
+                          capture_output=True, text=True, env=_clean_environment(), timeout=600)
+    assert done.returncode == 0 and "ALL-OK" in done.stdout, done.stderr[-3000:]
+
+
+def test_importing_the_package_first_turns_onednn_off():
+    code = "import os, dial_visualization, tensorflow; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=_clean_environment(), timeout=300)
+    assert done.stdout.strip() == "0", done.stderr[-2000:]
+
+
+def test_tensorflow_loaded_first_with_onednn_gets_a_warning_with_the_fix():
+    code = ("import warnings, tensorflow\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    import dial_visualization\n"
+            "print([str(w.message) for w in caught if w.category.__name__ == 'OneDNNWarning'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=_clean_environment(), timeout=300)
+    assert "TF_ENABLE_ONEDNN_OPTS=0" in done.stdout, done.stderr[-2000:]
+
+
+def test_an_explicit_user_choice_is_respected():
+    env = {**_clean_environment(), "TF_ENABLE_ONEDNN_OPTS": "0"}
+    code = ("import warnings, tensorflow\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    import dial_visualization\n"
+            "print(len([w for w in caught if w.category.__name__ == 'OneDNNWarning']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.stdout.strip() == "0", done.stderr[-2000:]
