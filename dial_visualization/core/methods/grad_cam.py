@@ -1,0 +1,24 @@
+"""Grad-CAM (Selvaraju et al. 2017, arXiv:1610.02391).
+
+The weight of feature map A_k is the spatial mean of d logit_c / d A_k; the map is
+ReLU(sum_k w_k A_k) at the target layer's resolution, upsampled bilinearly to the input.
+"""
+
+from ..registry import NodeType, algorithm
+from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
+
+
+@algorithm(
+    id="grad-cam", name="Grad-CAM", node_types={NodeType.PREDICTION},
+    description="Feature maps of a convolutional layer weighted by the mean gradient of the "
+                "class logit: where the layer sees evidence for the class.",
+    reference="Selvaraju et al. 2017, Grad-CAM: Visual Explanations from Deep Networks via "
+              "Gradient-based Localization, arXiv:1610.02391",
+    parameters=(LAYER_PARAMETER,),
+)
+def grad_cam(context, target, params, progress, should_stop):
+    layer = target_layer(context.model, params["layer"])
+    target, activations, gradients = layer_gradients(context, target, layer, progress,
+                                                     should_stop)
+    weights = gradients.mean(axis=(0, 1))
+    return cam_result("grad-cam", "Grad-CAM", context, target, layer, activations, weights)

@@ -1,0 +1,42 @@
+"""Grad-CAM++ (Chattopadhay et al. 2018, arXiv:1710.11063).
+
+With g = d logit_c / d A_k and the exponential score of the paper's closed form,
+alpha_ij = g_ij^2 / (2 g_ij^2 + sum_ab A_ab g_ij^3) (0 where the denominator is 0) and
+w_k = sum_ij alpha_ij relu(g_ij); the map is ReLU(sum_k w_k A_k), upsampled to the input.
+The paper's common factor exp(logit_c) is left out (as pytorch-grad-cam does): it scales
+the whole map and changes nothing else.
+"""
+
+import numpy as np
+
+from ..registry import NodeType, algorithm
+from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
+
+
+def plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """w_k for (h, w, K) activations and gradients: (K,)."""
+    gradients = gradients.astype(np.float64)
+    grads_power_2 = gradients ** 2
+    grads_power_3 = grads_power_2 * gradients
+    sum_activations = activations.astype(np.float64).sum(axis=(0, 1))
+    denominator = 2 * grads_power_2 + sum_activations * grads_power_3
+    safe = np.where(denominator != 0, denominator, 1.0)
+    alpha = np.where(denominator != 0, grads_power_2 / safe, 0.0)
+    return (alpha * np.maximum(gradients, 0)).sum(axis=(0, 1))
+
+
+@algorithm(
+    id="grad-cam-plus-plus", name="Grad-CAM++", node_types={NodeType.PREDICTION},
+    description="Grad-CAM with pixel-wise weights from higher-order gradients: better for "
+                "several instances of the class and for small objects.",
+    reference="Chattopadhay et al. 2018, Grad-CAM++: Improved Visual Explanations for Deep "
+              "Convolutional Networks, arXiv:1710.11063",
+    parameters=(LAYER_PARAMETER,),
+)
+def grad_cam_plus_plus(context, target, params, progress, should_stop):
+    layer = target_layer(context.model, params["layer"])
+    target, activations, gradients = layer_gradients(context, target, layer, progress,
+                                                     should_stop)
+    weights = plus_plus_weights(activations, gradients)
+    return cam_result("grad-cam-plus-plus", "Grad-CAM++", context, target, layer, activations,
+                      weights)

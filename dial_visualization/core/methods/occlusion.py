@@ -1,0 +1,100 @@
+"""Occlusion sensitivity (Zeiler & Fergus 2014, arXiv:1311.2901).
+
+A square patch slides over the image (the last window of a row or column is aligned to the
+border when the stride does not divide the size; a patch larger than the image is cut to
+it). Each pixel's value is the mean, over the windows covering it, of
+score(image) - score(image with that window filled). Filling happens in the model's input
+space (the preprocessed image): ``zero`` puts 0 there, ``mean`` the image's per-channel
+mean, ``blur`` the same pixels of a Gaussian-blurred copy (sigma = patch / 2, edges
+repeated). Occluded images are built one batch at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ..registry import NodeType, Parameter, algorithm
+from ..tf_ops import auto_batch_size, batches, score_function
+from ._attribution import heatmap_result, resolve_objective
+
+
+def window_starts(size: int, patch: int, stride: int) -> list[int]:
+    """Start offsets covering 0..size-1; the last window ends at the border."""
+    starts = list(range(0, size - patch + 1, stride))
+    if starts[-1] + patch < size:
+        starts.append(size - patch)
+    return starts
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W, C) image blurred per channel by a separable Gaussian (edge pixels repeated)."""
+    radius = int(np.ceil(3 * sigma))
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-offsets ** 2 / (2 * sigma ** 2))
+    kernel /= kernel.sum()
+    blurred = image.astype(np.float64)
+    for axis in (0, 1):
+        pad = [(radius, radius) if a == axis else (0, 0) for a in range(blurred.ndim)]
+        padded = np.pad(blurred, pad, mode="edge")
+        length = blurred.shape[axis]
+        blurred = sum(weight * np.take(padded, np.arange(i, i + length), axis=axis)
+                      for i, weight in enumerate(kernel))
+    return blurred.astype(np.float32)
+
+
+def fill_image(image: np.ndarray, fill: str, patch: int) -> np.ndarray:
+    """What occluded pixels of the (H, W, C) preprocessed ``image`` are replaced with."""
+    if fill == "zero":
+        return np.zeros_like(image)
+    if fill == "mean":
+        return np.broadcast_to(image.mean(axis=(0, 1)), image.shape).astype(np.float32)
+    return gaussian_blur(image, patch / 2)
+
+
+@algorithm(
+    id="occlusion", name="Occlusion", node_types={NodeType.PREDICTION},
+    description="How much the class score drops when a patch of the image is hidden, "
+                "for every position of a sliding patch.",
+    reference="Zeiler & Fergus 2014, Visualizing and Understanding Convolutional Networks, "
+              "arXiv:1311.2901",
+    parameters=(
+        Parameter("patch", "int", 8, "side of the square patch, in input pixels", 1, 512),
+        Parameter("stride", "int", 4, "step between patch positions, in input pixels", 1, 512),
+        Parameter("fill", "choice", "zero", "what hides the patch (in the model's input "
+                  "space): 0, the image's channel mean, or a blurred copy",
+                  choices=("zero", "mean", "blur")),
+        Parameter("score", "choice", "probability", "class score compared: the model's "
+                  "output or the logit before the softmax", choices=("probability", "logit")),
+        Parameter("batch_size", "int", 0, "occluded images per model call (0: automatic)",
+                  0, 4096),
+    ),
+)
+def occlusion(context, target, params, progress, should_stop):
+    x, _, index, target = resolve_objective(context, target)
+    image = x[0]
+    height, width = image.shape[:2]
+    patch_height, patch_width = min(params["patch"], height), min(params["patch"], width)
+    windows = [(slice(top, top + patch_height), slice(left, left + patch_width))
+               for top in window_starts(height, patch_height, params["stride"])
+               for left in window_starts(width, patch_width, params["stride"])]
+    fill = fill_image(image, params["fill"], params["patch"])
+    score = score_function(context.model, output_index=context.output_index,
+                           logits=params["score"] == "logit", device=context.device)
+    class_tensor = tf.constant([index])
+    original = float(score(tf.constant(x), class_tensor)[0])
+    batch_size = params["batch_size"] or auto_batch_size(context.model, with_gradient=False)
+    drop_sum = np.zeros((height, width), np.float64)
+    covering = np.zeros((height, width), np.int64)
+    for part in batches(len(windows), batch_size, progress, should_stop):
+        occluded = np.repeat(x, part.stop - part.start, axis=0)
+        for sample, window in zip(occluded, windows[part]):
+            sample[window] = fill[window]
+        drops = original - np.asarray(score(tf.constant(occluded), class_tensor), np.float64)
+        for drop, window in zip(drops, windows[part]):
+            drop_sum[window] += drop
+            covering[window] += 1
+    heatmap = np.divide(drop_sum, covering, out=np.zeros_like(drop_sum), where=covering > 0)
+    detail = f"patch {params['patch']}, stride {params['stride']}, {params['fill']}"
+    return heatmap_result("occlusion", "Occlusion", context, target, heatmap, detail=detail,
+                          windows=len(windows))

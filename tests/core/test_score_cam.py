@@ -1,0 +1,107 @@
+"""Score-CAM against the paper's algorithm run one channel at a time."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from builders import random_pixels, residual_model, sequential_model
+from dial_visualization.core.context import Context
+from dial_visualization.core.errors import Cancelled
+from dial_visualization.core.explain import run
+from dial_visualization.core.images import load_image
+
+
+class SampleCounter(keras.layers.Layer):
+    """Passes its input through and counts the samples the model has been run on."""
+
+    def build(self, input_shape):
+        self.seen = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                    dtype="int32", name="seen")
+
+    def call(self, x):
+        self.seen.assign_add(tf.shape(x)[0])
+        return x
+
+
+def counting_model():
+    inputs = keras.Input((16, 16, 3))
+    counter = SampleCounter(name="counter")
+    return keras.Model(inputs, sequential_model()(counter(inputs))), counter
+
+
+def explain(model, index=None, progress=None, should_stop=None, **params):
+    context = Context(model, load_image(random_pixels(), model))
+    return run("score-cam", context, params=params, index=index, progress=progress,
+               should_stop=should_stop)
+
+
+def resize(maps, size):
+    return tf.image.resize(maps[None, :, :, None], size, "bilinear")[0, :, :, 0].numpy()
+
+
+def naive_score_cam(model, layer, class_index, top_n=0):
+    x = load_image(random_pixels(), model).batch()
+    activations = keras.Model(model.inputs[0], model.get_layer(layer).output)(x)[0].numpy()
+    channels = activations.shape[-1]
+    means = [activations[:, :, k].mean() for k in range(channels)]
+    kept = sorted(range(channels), key=lambda k: -means[k])
+    kept = [k for k in kept if np.ptp(activations[:, :, k]) > 0]
+    kept = kept[:top_n] if top_n else kept
+    weights = np.zeros(channels)
+    for k in kept:
+        upsampled = resize(activations[:, :, k], x.shape[1:3])
+        mask = (upsampled - upsampled.min()) / (upsampled.max() - upsampled.min())
+        weights[k] = model(x * mask[None, :, :, None])[0, class_index]
+    cam = np.zeros(activations.shape[:2])
+    for k in range(channels):
+        cam += weights[k] * activations[:, :, k]
+    return resize(np.maximum(cam, 0), x.shape[1:3]), len(kept)
+
+
+@pytest.mark.parametrize("build, layer, class_index", [
+    (sequential_model, "conv2", 3), (residual_model, "conv_relu", 1), (residual_model, "add", 0),
+])
+def test_equals_the_papers_algorithm(build, layer, class_index):
+    model = build()
+    expected, evaluated = naive_score_cam(model, layer, class_index)
+    result = explain(model, index=class_index, layer=layer)
+    assert expected.max() > 0 and result.info["channels"] == evaluated
+    np.testing.assert_allclose(result.data, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_top_n_keeps_the_channels_with_the_highest_mean():
+    model = residual_model()
+    expected, evaluated = naive_score_cam(model, "add", 2, top_n=3)
+    result = explain(model, index=2, layer="add", top_n=3)
+    assert evaluated == result.info["channels"] == 3
+    np.testing.assert_allclose(result.data, expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(result.data, explain(model, index=2, layer="add").data, rtol=1e-3)
+
+
+def test_results_do_not_depend_on_the_batch_size():
+    model = residual_model()
+    maps = [explain(model, index=1, batch_size=size).data for size in (1, 3, 0)]
+    np.testing.assert_allclose(maps[0], maps[1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(maps[0], maps[2], rtol=1e-5, atol=1e-7)
+
+
+def test_progress_rises_to_one():
+    reported = []
+    explain(residual_model(), batch_size=3, progress=reported.append)
+    assert len(reported) == 3 and reported == sorted(reported) and reported[-1] == 1.0
+
+
+def test_stopping_cancels_within_one_batch():
+    model, counter = counting_model()
+    reported, seen_at_stop = [], []
+
+    def should_stop():
+        if reported:
+            seen_at_stop.append(int(counter.seen.numpy()))
+        return bool(reported)
+
+    with pytest.raises(Cancelled):
+        explain(model, batch_size=2, progress=reported.append, should_stop=should_stop)
+    assert len(reported) == 1 and reported[0] < 1.0
+    assert int(counter.seen.numpy()) - seen_at_stop[0] <= 2
