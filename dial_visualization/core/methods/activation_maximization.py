@@ -1,0 +1,236 @@
+"""Activation maximization: the input that most excites a channel or a class, by gradient
+ascent from noise (Erhan, Bengio, Courville & Vincent 2009, "Visualizing Higher-Layer
+Features of a Deep Network").
+
+Parameterisation and regularisation follow Olah, Mordvintsev & Schubert 2017, "Feature
+Visualization" (Distill; the Lucid library): a decorrelated-colour Fourier image, random
+jitter and rescaling every step (transformation robustness), and optional blur, total
+variation and L2 penalties. Adam ascends ``objective - penalties``; several channels are
+optimised together as one batch, each from its own noise seeded by ``(seed, channel)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ..context import Context, Target
+from ..errors import Cancelled, MethodNotApplicableError, ParameterError
+from ..images import PREPROCESSING, resolve_preprocessing
+from ..inspect import LayerTree
+from ..models import input_shape
+from ..registry import NodeType, Parameter, algorithm
+from ..result import Result
+from ..tf_ops import class_index, forward, get_layer, objective, select, traced
+from ._attribution import ALL_CHANNELS
+from ._image_parameterization import PARAMETERIZATIONS
+
+ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+#: Image size for models that accept any size, when ``size`` is 0.
+FREE_MODEL_SIZE = 128
+
+
+@algorithm(
+    id="activation-maximization", name="Activation maximization",
+    node_types={NodeType.OUTPUT, NodeType.PREDICTION},
+    description="Gradient ascent from noise to the image that most activates a channel "
+                "(or the mean of a layer's channels) or a class logit.",
+    reference="Erhan et al. 2009, Visualizing Higher-Layer Features of a Deep Network; "
+              "Olah et al. 2017, Feature Visualization, Distill",
+    parameters=(
+        Parameter("steps", "int", 256, "gradient ascent iterations", 1, 10000),
+        Parameter("learning_rate", "float", 0.05, "Adam's step size", 1e-5, 10.0),
+        Parameter("size", "int", 0, "image size to optimise; 0 = the model's input size "
+                  "(only models that accept any size take another)", 0, 4096),
+        Parameter("seed", "int", 0, "random seed of the initial noise and the jitter", 0,
+                  2 ** 31 - 1),
+        Parameter("jitter", "int", 4, "random shift of the image each step, in pixels", 0, 256),
+        Parameter("scale", "float", 0.05, "random rescale each step by up to this fraction",
+                  0.0, 0.9),
+        Parameter("blur", "float", 0.0, "Gaussian blur (sigma, pixels) after every step; "
+                  "0 = off", 0.0, 32.0),
+        Parameter("total_variation", "float", 0.0, "weight of the total variation penalty "
+                  "(mean absolute neighbour difference of the [0, 1] image)", 0.0),
+        Parameter("l2", "float", 0.0, "weight of the L2 penalty (mean squared distance of "
+                  "the [0, 1] image from mid-grey)", 0.0),
+        Parameter("parameterization", "choice", "fourier", "pixel: plain pixels; fourier: "
+                  "decorrelated colour and 1/f-scaled spectrum (Lucid)",
+                  choices=("pixel", "fourier")),
+        Parameter("frame_every", "int", 16, "record every k-th iteration as an animation "
+                  "frame", 1, 10000),
+        Parameter("channels", "str", "", "comma-separated channel (or class) indices to "
+                  "optimise together, e.g. 0,1,2,3; empty = the selected node"),
+    ),
+)
+def activation_maximization(context, target, params, progress, should_stop):
+    model = context.model
+    target = _resolve_target(context, target)
+    indices = _indices(context, target, params["channels"])
+    height, width, channels = _image_shape(context, params["size"])
+    image = PARAMETERIZATIONS[params["parameterization"]](height, width, channels)
+    # the loaded image's preprocessing, else the loader's choice ("unit" for custom models)
+    preprocessing = (context.image.preprocessing if context.image
+                     else resolve_preprocessing(None, model)[0])
+    if preprocessing not in PREPROCESSING:
+        raise MethodNotApplicableError(
+            f"activation maximization needs a preset preprocessing ({', '.join(PREPROCESSING)}),"
+            f" not {preprocessing!r}")
+    key = (target.layer, context.output_index, params["parameterization"], (height, width),
+           len(indices), preprocessing, context.device)
+    score = _score(model, target.layer, context.output_index, PREPROCESSING[preprocessing])
+    render = traced(model, ("activation-maximization-render",) + key,
+                    lambda: _render_function(image, score))
+    step = traced(model, ("activation-maximization-step", params["blur"] > 0) + key,
+                  lambda: _step_function(image, score, params["blur"] > 0))
+
+    index = tf.constant(indices, tf.int32)
+    hyper = [tf.constant(params[name], tf.float32)
+             for name in ("learning_rate", "total_variation", "l2", "blur")]
+    # each sample's noise depends on (seed, its index) only: batched runs equal single ones
+    variables = tf.constant(np.stack([image.initial(np.random.default_rng(
+        [params["seed"], i - ALL_CHANNELS])) for i in indices]))
+    moments = (tf.zeros_like(variables), tf.zeros_like(variables))
+    transforms = np.random.default_rng(params["seed"])
+    pixels, start = render(variables, index)
+    frames = [pixels]
+    for iteration in range(1, params["steps"] + 1):
+        if should_stop():
+            raise Cancelled("activation maximization stopped")
+        shift = transforms.integers(-params["jitter"], params["jitter"] + 1, size=2)
+        zoom = 1.0 + transforms.uniform(-params["scale"], params["scale"])
+        transform = tf.constant([shift[0], shift[1], zoom], tf.float32)
+        variables, *moments = step(variables, *moments, tf.constant(float(iteration)), index,
+                                   transform, *hyper)
+        if iteration % params["frame_every"] == 0 and iteration < params["steps"]:
+            frames.append(render(variables, index)[0])
+        progress(iteration / params["steps"])
+    pixels, end = render(variables, index)
+    frames.append(pixels)
+    result = _result(context, target, indices, np.asarray(pixels), np.stack(frames), start, end)
+    result.info["preprocessing"] = preprocessing
+    return result
+
+
+def _resolve_target(context: Context, target: Target) -> Target:
+    """Fill a missing class: the loaded image's top class, or class 0 without an image."""
+    if target.node_type is not NodeType.PREDICTION or target.index is not None:
+        return target
+    index = 0 if context.image is None else class_index(
+        context.model, context.image.batch(), None, context.output_index, context.device)
+    return Target(target.node_type, None, index)
+
+
+def _indices(context: Context, target: Target, text: str) -> list[int]:
+    """The channels (or classes) to optimise: ``text`` parsed, else the target's index."""
+    if text.strip():
+        try:
+            indices = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise ParameterError(f"channels: expected indices like 0,1,2, got {text!r}") from None
+    else:
+        indices = [ALL_CHANNELS if target.index is None else target.index]
+    if target.layer is None:
+        count, what = context.model.outputs[context.output_index].shape[-1], "classes"
+    else:
+        get_layer(context.model, target.layer)  # a clear error for a misspelt layer
+        count = LayerTree(context.model)[target.layer].channels
+        what = f"channels in {target.layer}"
+    lowest = ALL_CHANNELS if target.layer is not None else 0
+    wrong = [i for i in indices if not lowest <= i < count]
+    if wrong:
+        raise ParameterError(f"index {wrong[0]} is out of range: there are {count} {what}")
+    return indices
+
+
+def _image_shape(context: Context, size: int) -> tuple[int, int, int]:
+    height, width, channels = input_shape(context.model)
+    if channels not in (1, 3):
+        raise MethodNotApplicableError(
+            f"activation maximization draws grey or RGB inputs, not {channels} channels")
+    if height and width:
+        if size and (size, size) != (height, width):
+            raise ParameterError(f"size: the model takes {height}x{width} images only")
+        return height, width, channels
+    return size or FREE_MODEL_SIZE, size or FREE_MODEL_SIZE, channels
+
+
+def _score(model, layer: str | None, output_index: int, preprocess):
+    """``score(pixels in [0, 255], index) -> (B,)``: the channel's mean or the class logit."""
+
+    def score(pixels, index):
+        outputs, taps = forward(model, preprocess(pixels), taps=[layer] if layer else [],
+                                logits_of=None if layer else output_index)
+        return objective(taps[layer] if layer else select(outputs, output_index), index)
+
+    return score
+
+
+def _render_function(image, score):
+    def render(variables, index):
+        pixels = 255.0 * image.unit_image(variables)
+        return pixels, score(pixels, index)
+
+    return render
+
+
+def _step_function(image, score, blur: bool):
+    """One Adam ascent step on ``score - penalties`` of the jittered, rescaled image."""
+
+    def step(variables, first_moment, second_moment, iteration, index, transform,
+             learning_rate, total_variation_weight, l2_weight, sigma):
+        with tf.GradientTape() as tape:
+            tape.watch(variables)
+            unit = image.unit_image(variables)
+            gain = tf.reduce_sum(
+                score(255.0 * _jitter_and_scale(unit, transform), index)
+                - total_variation_weight * _total_variation(unit)
+                - l2_weight * tf.reduce_mean(tf.square(unit - 0.5), axis=(1, 2, 3)))
+        gradient = tape.gradient(gain, variables)
+        first_moment = ADAM_BETA_1 * first_moment + (1 - ADAM_BETA_1) * gradient
+        second_moment = ADAM_BETA_2 * second_moment + (1 - ADAM_BETA_2) * tf.square(gradient)
+        ascent = (first_moment / (1 - ADAM_BETA_1 ** iteration)) / (
+            tf.sqrt(second_moment / (1 - ADAM_BETA_2 ** iteration)) + ADAM_EPSILON)
+        variables = variables + learning_rate * ascent
+        if blur:
+            variables = image.blur(variables, sigma)
+        return variables, first_moment, second_moment
+
+    return step
+
+
+def _jitter_and_scale(images, transform):
+    """Shift by (transform[0], transform[1]) pixels and zoom by transform[2] about the centre."""
+    shift_y, shift_x, zoom = transform[0], transform[1], transform[2]
+    centre_y, centre_x = (images.shape[1] - 1) / 2, (images.shape[2] - 1) / 2
+    # maps each output pixel to the input pixel it samples (bilinear, mirrored at the border)
+    matrix = tf.stack([1 / zoom, 0.0, centre_x - centre_x / zoom - shift_x,
+                       0.0, 1 / zoom, centre_y - centre_y / zoom - shift_y, 0.0, 0.0])
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=matrix[tf.newaxis], output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+
+
+def _total_variation(images):
+    """Per sample: mean absolute difference between vertical and horizontal neighbours."""
+    vertical = tf.reduce_mean(tf.abs(images[:, 1:] - images[:, :-1]), axis=(1, 2, 3))
+    horizontal = tf.reduce_mean(tf.abs(images[:, :, 1:] - images[:, :, :-1]), axis=(1, 2, 3))
+    return vertical + horizontal
+
+
+def _result(context, target, indices, pixels, frames, start, end) -> Result:
+    rgb = pixels.shape[-1] == 3
+    if not rgb:  # grey: (N, H, W)
+        pixels, frames = pixels[..., 0], frames[..., 0]
+    if len(indices) == 1:
+        index = None if indices[0] == ALL_CHANNELS else indices[0]
+        described = Target(target.node_type, target.layer, index).describe(context.labels)
+    else:
+        described = (f"{target.layer} channels" if target.layer else "classes") + \
+            f" {', '.join(map(str, indices))}"
+    return Result(
+        method="activation-maximization", title=f"Activation maximization: {described}",
+        kind="grid", data=pixels, target=target, frames=frames, labels=context.labels,
+        info={"rgb": rgb, "channels": indices,
+              "objective_start": np.asarray(start).tolist(),
+              "objective_end": np.asarray(end).tolist()})

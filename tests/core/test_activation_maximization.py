@@ -1,0 +1,248 @@
+"""Activation maximization on tiny real models: it raises the target, is reproducible,
+batches channels exactly, records frames, stops on request, and equals plain Adam ascent."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from builders import nested_model, random_pixels, sequential_model
+from dial_visualization.core import tf_ops
+from dial_visualization.core.context import Context, Target
+from dial_visualization.core.errors import Cancelled, MethodNotApplicableError, ParameterError
+from dial_visualization.core.explain import run
+from dial_visualization.core.images import load_image
+from dial_visualization.core.registry import HandlerConfiguration, NodeType
+
+METHOD = "activation-maximization"
+LIVE_CONV1_CHANNELS = (0, 1, 2, 3)  # every conv1 channel of sequential_model() responds to grey
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return sequential_model()
+
+
+def maximize(model, layer="conv1", index=0, image=None, node_type="output", **params):
+    params = {"steps": 32, **params}
+    return run(METHOD, Context(model, image=image), Target(node_type, layer, index), params)
+
+
+def channel_means(model, layer, images):
+    """Each channel's spatial mean for a batch of [0, 1] images, through a plain Keras model."""
+    sub_model = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    return np.asarray(sub_model(images)).mean(axis=(1, 2))
+
+
+def test_registered_for_outputs_and_predictions():
+    algorithm = HandlerConfiguration.default().get(METHOD)
+    assert algorithm.node_types == {NodeType.OUTPUT, NodeType.PREDICTION}
+    assert algorithm.resolve_params()["parameterization"] == "fourier"
+
+
+@pytest.mark.parametrize("parameterization, learning_rate", [("pixel", 0.05), ("fourier", 0.2)])
+def test_each_channel_ends_above_its_start_and_above_random_images(cnn, parameterization,
+                                                                   learning_rate):
+    channels = ",".join(map(str, LIVE_CONV1_CHANNELS))
+    result = maximize(cnn, channels=channels, parameterization=parameterization,
+                      learning_rate=learning_rate)
+    start = np.array(result.info["objective_start"])
+    end = np.array(result.info["objective_end"])
+    noise = np.random.default_rng(0).uniform(0, 1, (200, 16, 16, 3)).astype(np.float32)
+    best_random = channel_means(cnn, "conv1", noise).max(axis=0)
+    assert np.all(end > start * 1.5)
+    assert np.all(end > best_random)
+    # the reported objective is the channel's mean activation of the returned image
+    means = channel_means(cnn, "conv1", result.data / 255.0)  # (image, channel)
+    np.testing.assert_allclose(means[np.arange(4), list(LIVE_CONV1_CHANNELS)], end, rtol=1e-4)
+
+
+def test_result_is_rgb_images_in_pixel_range_with_frames(cnn):
+    result = maximize(cnn, channels="0,1", frame_every=16)
+    assert result.kind == "grid" and result.info["rgb"] and result.info["channels"] == [0, 1]
+    assert result.data.shape == (2, 16, 16, 3)
+    assert 0.0 <= result.data.min() and result.data.max() <= 255.0
+    assert result.frames.shape == (3, 2, 16, 16, 3)  # iterations 0, 16 and 32
+    np.testing.assert_array_equal(result.frames[-1], result.data)
+
+
+def test_frames_include_the_last_iteration_when_it_is_not_a_multiple(cnn):
+    result = maximize(cnn, steps=20, frame_every=8)
+    assert len(result.frames) == 4  # iterations 0, 8, 16 and 20
+
+
+def test_fixed_seed_reproduces_and_another_seed_differs(cnn):
+    first, again = maximize(cnn, seed=3), maximize(cnn, seed=3)
+    other = maximize(cnn, seed=4)
+    np.testing.assert_array_equal(first.data, again.data)
+    np.testing.assert_array_equal(first.frames, again.frames)
+    assert np.abs(first.data - other.data).mean() > 1.0
+
+
+def test_channels_in_one_batch_equal_one_by_one_runs(cnn):
+    together = maximize(cnn, channels="3,0,2")
+    for position, channel in enumerate((3, 0, 2)):
+        alone = maximize(cnn, index=channel)
+        np.testing.assert_allclose(together.data[position], alone.data[0], atol=1e-3)
+        np.testing.assert_allclose(together.info["objective_end"][position],
+                                   alone.info["objective_end"][0], rtol=1e-5)
+
+
+def test_one_trace_serves_every_step_and_run(cnn):
+    maximize(cnn, layer="pool", steps=8, seed=1)
+    maximize(cnn, layer="pool", steps=8, seed=2, learning_rate=0.1, jitter=2, scale=0.1)
+    functions = [f for key, f in tf_ops._cache[cnn].items() if key[0].startswith(METHOD)
+                 and "pool" in key]
+    assert len(functions) == 2  # the step and the rendering
+    assert all(f.experimental_get_tracing_count() == 1 for f in functions)
+
+
+def test_pixel_parameterization_equals_plain_adam_gradient_ascent(cnn):
+    """Without jitter, scale and penalties: Adam on the pre-sigmoid pixels, by hand."""
+    image = load_image(random_pixels(), cnn, preprocessing="symmetric")
+    steps, learning_rate = 6, 0.05
+    result = maximize(cnn, layer="conv2", index=0, image=image, steps=steps, jitter=0,
+                      scale=0.0, parameterization="pixel", learning_rate=learning_rate)
+    sub_model = keras.Model(cnn.inputs[0], cnn.get_layer("conv2").output)
+    start = result.frames[0, 0] / 255.0
+    logits = tf.constant(np.log(start / (1 - start))[np.newaxis])
+    first, second = np.zeros(logits.shape), np.zeros(logits.shape)
+    for t in range(1, steps + 1):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            pixels = 255.0 * tf.sigmoid(logits)
+            activation = tf.reduce_mean(sub_model(pixels / 127.5 - 1.0)[..., 0])
+        gradient = tape.gradient(activation, logits).numpy()
+        first = 0.9 * first + 0.1 * gradient
+        second = 0.999 * second + 0.001 * gradient ** 2
+        step = (first / (1 - 0.9 ** t)) / (np.sqrt(second / (1 - 0.999 ** t)) + 1e-8)
+        logits = logits + learning_rate * step.astype(np.float32)
+    expected = 255.0 * tf.sigmoid(logits).numpy()[0]
+    assert np.abs(expected - result.frames[0, 0]).max() > 1.0  # the ascent moved the pixels
+    np.testing.assert_allclose(result.data[0], expected, atol=0.02)
+
+
+def test_should_stop_stops_within_one_step(cnn):
+    polls, fractions = [], []
+
+    def should_stop():
+        polls.append(None)
+        return len(polls) == 4
+
+    with pytest.raises(Cancelled):
+        run(METHOD, Context(cnn), Target("output", "conv1", 0), {"steps": 32},
+            progress=fractions.append, should_stop=should_stop)
+    assert fractions == [1 / 32, 2 / 32, 3 / 32]
+
+
+def test_progress_rises_to_one(cnn):
+    fractions = []
+    run(METHOD, Context(cnn), Target("output", "conv1", 0), {"steps": 10},
+        progress=fractions.append)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) == 10
+
+
+def test_whole_layer_maximizes_the_mean_of_all_channels(cnn):
+    result = maximize(cnn, index=None, parameterization="pixel")
+    assert result.info["channels"] == [-1]
+    mean_of_channels = channel_means(cnn, "conv1", result.data / 255.0).mean()
+    np.testing.assert_allclose(result.info["objective_end"][0], mean_of_channels, rtol=1e-4)
+    noise = np.random.default_rng(0).uniform(0, 1, (200, 16, 16, 3)).astype(np.float32)
+    best_random = channel_means(cnn, "conv1", noise).mean(axis=1).max()
+    start, end = result.info["objective_start"][0], result.info["objective_end"][0]
+    assert end > max(best_random, start) + 0.1
+
+
+def test_prediction_raises_the_top_class_logit_of_the_loaded_image(cnn):
+    image = load_image(random_pixels(), cnn)
+    top = int(np.argmax(cnn(image.batch())[0]))
+    result = maximize(cnn, layer=None, index=None, image=image, node_type="prediction",
+                      learning_rate=0.2, parameterization="pixel")
+    assert result.target.index == top and result.info["channels"] == [top]
+    # the logit: the softmax's input, recomputed from the returned image
+    features = keras.Model(cnn.inputs[0], cnn.get_layer("gap").output)(result.data / 255.0)
+    dense = cnn.get_layer("predictions")
+    logit = (np.asarray(features) @ np.asarray(dense.kernel) + np.asarray(dense.bias))[0, top]
+    np.testing.assert_allclose(result.info["objective_end"][0], logit, rtol=1e-4, atol=1e-5)
+    assert result.info["objective_end"][0] > result.info["objective_start"][0] + 0.1
+
+
+def test_prediction_without_an_image_takes_class_zero(cnn):
+    result = maximize(cnn, layer=None, index=None, node_type="prediction", steps=2)
+    assert result.target.index == 0 and result.info["channels"] == [0]
+
+
+def test_nested_layer_path():
+    model = nested_model()
+    live = [0, 2, 3, 4]  # channel 1 of base_conv2 is dead for grey images
+    result = maximize(model, layer="base/base_conv2", index=None, channels="0,2,3,4",
+                      parameterization="pixel", learning_rate=0.2)
+    assert result.data.shape == (4, 16, 16, 3)
+    base = model.get_layer("base")  # its output is base_conv2's
+    end = np.asarray(base(result.data / 255.0)).mean(axis=(1, 2))[np.arange(4), live]
+    np.testing.assert_allclose(result.info["objective_end"], end, rtol=1e-4)
+    noise = np.random.default_rng(0).uniform(0, 1, (200, 16, 16, 3)).astype(np.float32)
+    best_random = np.asarray(base(noise)).mean(axis=(1, 2)).max(axis=0)[live]
+    assert np.all(end > 2 * best_random)
+    assert np.all(end > 3 * np.array(result.info["objective_start"]))
+
+
+def test_grey_model_gives_grey_images():
+    result = maximize(sequential_model(channels=1), channels="0,1", steps=16, frame_every=8)
+    assert result.data.shape == (2, 16, 16) and not result.info["rgb"]
+    assert result.frames.shape == (3, 2, 16, 16)
+
+
+def _total_variation(images):
+    return (np.abs(np.diff(images, axis=1)).mean() + np.abs(np.diff(images, axis=2)).mean())
+
+
+def _high_frequency_energy(images):
+    spectrum = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True), axes=(1, 2)))
+    return spectrum[:, 4:13, 4:13].sum()  # around Nyquist of a 16-pixel image
+
+
+@pytest.mark.parametrize("parameterization", ["pixel", "fourier"])
+def test_regularizers_do_what_they_penalize(cnn, parameterization):
+    common = {"channels": "0,1", "parameterization": parameterization}
+    plain = maximize(cnn, **common).data / 255.0
+    smooth = maximize(cnn, total_variation=2.0, **common).data / 255.0
+    grey = maximize(cnn, l2=20.0, **common).data / 255.0
+    blurred = maximize(cnn, blur=1.0, **common).data / 255.0
+    assert _total_variation(smooth) < 0.6 * _total_variation(plain)
+    assert np.mean((grey - 0.5) ** 2) < 0.2 * np.mean((plain - 0.5) ** 2)
+    assert _high_frequency_energy(blurred) < 0.1 * _high_frequency_energy(plain)
+
+
+def test_size_sets_the_image_of_a_model_of_any_size():
+    keras.utils.set_random_seed(0)
+    fully_convolutional = keras.Sequential([
+        keras.Input((None, None, 3)),
+        keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")])
+    result = maximize(fully_convolutional, layer="conv", size=12, steps=2)
+    assert result.data.shape == (1, 12, 12, 3)
+
+
+def test_refuses_another_size_for_a_fixed_size_model(cnn):
+    with pytest.raises(ParameterError, match="16x16"):
+        maximize(cnn, size=20, steps=1)
+
+
+@pytest.mark.parametrize("channels, message", [("0,x", "indices"), ("0,4", "out of range")])
+def test_refuses_bad_channel_lists(cnn, channels, message):
+    with pytest.raises(ParameterError, match=message):
+        maximize(cnn, channels=channels, steps=1)
+
+
+def test_refuses_a_preprocessing_it_cannot_differentiate(cnn):
+    image = load_image(random_pixels(), cnn, preprocessing=lambda pixels: pixels / 255.0)
+    with pytest.raises(MethodNotApplicableError, match="preset preprocessing"):
+        maximize(cnn, image=image, steps=1)
+
+
+def test_frames_save_as_a_gif(cnn, tmp_path):
+    result = maximize(cnn, steps=32, frame_every=8)
+    path = result.save_gif(tmp_path / "ascent.gif")
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5
