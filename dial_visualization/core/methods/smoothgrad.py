@@ -1,0 +1,97 @@
+"""SmoothGrad (Smilkov et al. 2017, SmoothGrad: removing noise by adding noise,
+arXiv:1706.03825).
+
+The average of a gradient attribution (saliency, guided backprop or integrated gradients)
+over noisy copies of the input; the noise's standard deviation is a fraction of the
+input's value range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ..errors import MethodNotApplicableError
+from ..registry import NodeType, Parameter, algorithm
+from ..tf_ops import auto_batch_size, batches, input_gradient_function
+from ._attribution import heatmap_result, resolve_objective
+from .guided_backprop import guided_gradient_function
+from .integrated_gradients import DEFAULT_STEPS, baseline_input, integrated_gradients
+
+BASES = ("saliency", "guided-backprop", "integrated-gradients")
+
+
+def noise_std(x: np.ndarray, noise: float) -> float:
+    """The noise's standard deviation: ``noise`` times the value range of ``x``."""
+    return noise * float(np.max(x) - np.min(x))
+
+
+def noisy_copies(x: np.ndarray, samples: range, std: float, seed: int) -> np.ndarray:
+    """``x`` plus Gaussian noise, one copy per sample number; copy ``i`` depends only on
+    (``seed``, ``i``), so batching does not change the samples."""
+    return np.stack([x + np.random.default_rng([seed, i]).normal(0.0, std, x.shape)
+                     for i in samples]).astype(np.float32)
+
+
+def _base_attribution(base, context, layer, index, batch_size, should_stop):
+    """``attribute(noisy copies, progress) -> their attributions (n, H, W, C)``."""
+    model, output_index, device = context.model, context.output_index, context.device
+    if base == "integrated-gradients":
+        baseline = baseline_input(context.image, "black")
+
+        def attribute(noisy, progress):
+            return integrated_gradients(model, noisy, baseline, index, DEFAULT_STEPS, batch_size,
+                                        output_index=output_index, device=device,
+                                        progress=progress, should_stop=should_stop)[0]
+        return attribute
+
+    gradient_function = (guided_gradient_function if base == "guided-backprop"
+                         else input_gradient_function)
+    gradient = gradient_function(model, layer=layer, output_index=output_index, device=device)
+
+    def attribute(noisy, progress):
+        grads = np.asarray(gradient(tf.constant(noisy), tf.constant([index]))[1])
+        progress(1.0)
+        return grads
+    return attribute
+
+
+def _within(progress, done: int, size: int, total: int):
+    """Report a chunk's own progress (0..1) as overall progress."""
+    return lambda fraction: progress((done + fraction * size) / total)
+
+
+@algorithm(
+    id="smoothgrad", name="SmoothGrad",
+    node_types={NodeType.OUTPUT, NodeType.PREDICTION},
+    description="A gradient attribution averaged over noisy copies of the input, which "
+                "removes much of its visual noise.",
+    reference="Smilkov et al. 2017, SmoothGrad: removing noise by adding noise, "
+              "arXiv:1706.03825",
+    parameters=(
+        Parameter("base", "choice", "saliency", "the attribution that is averaged",
+                  choices=BASES),
+        Parameter("samples", "int", 32, "noisy copies of the input", 1, 1024),
+        Parameter("noise", "float", 0.15,
+                  "noise standard deviation as a fraction of the input's value range", 0, 1),
+        Parameter("seed", "int", 0, "random seed of the noise", 0, 2**31 - 1),
+        Parameter("batch_size", "int", 0, "inputs per gradient call (0: automatic)", 0, 4096),
+    ),
+)
+def smoothgrad(context, target, params, progress, should_stop):
+    base, samples = params["base"], params["samples"]
+    if base == "integrated-gradients" and target.node_type is not NodeType.PREDICTION:
+        raise MethodNotApplicableError(
+            "SmoothGrad over integrated gradients explains classes, not layer outputs")
+    x, layer, index, target = resolve_objective(context, target)
+    batch_size = params["batch_size"] or auto_batch_size(context.model)
+    attribute = _base_attribution(base, context, layer, index, batch_size, should_stop)
+    std = noise_std(x, params["noise"])
+    total = np.zeros(x.shape[1:], np.float64)
+    for chunk in batches(samples, batch_size, should_stop=should_stop):
+        noisy = noisy_copies(x[0], range(chunk.start, chunk.stop), std, params["seed"])
+        size = chunk.stop - chunk.start
+        total += attribute(noisy, _within(progress, chunk.start, size, samples)).sum(axis=0)
+    return heatmap_result(
+        "smoothgrad", "SmoothGrad", context, target, total / samples,
+        detail=f"{base}, {samples} samples, noise {params['noise']:g}", noise_std=std)

@@ -1,0 +1,172 @@
+"""Integrated gradients: completeness, the straight path and trapezoid rule, baselines,
+batch-size independence, cancelling and progress."""
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+import dial_visualization as dv
+from builders import random_pixels
+from dial_visualization.core.errors import Cancelled
+from dial_visualization.core.images import load_image
+from dial_visualization.core.methods.integrated_gradients import integrated_gradients
+
+
+def linear_model(channels=3, classes=3, seed=0):
+    """Logits ``x . w + b``: integrated gradients are exactly (x - baseline) * w."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((4, 4, channels), name="image"),
+        keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(classes, kernel_initializer=keras.initializers.RandomUniform(0.5, 1.5),
+                           bias_initializer="random_normal", name="logits"),
+    ], name="linear")
+
+
+def smooth_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    wide = keras.initializers.RandomNormal(stddev=0.6)
+    return keras.Sequential([
+        keras.Input((8, 8, 3), name="image"),
+        keras.layers.Conv2D(4, 3, activation="softplus", kernel_initializer=wide, name="conv1"),
+        keras.layers.Conv2D(4, 3, activation="tanh", kernel_initializer=wide, name="conv2"),
+        keras.layers.GlobalAveragePooling2D(name="gap"),
+        keras.layers.Dense(3, kernel_initializer=wide, name="logits"),
+        keras.layers.Activation("softmax", name="softmax"),
+    ], name="smooth")
+
+
+def explain(model, pixels, preprocessing="unit", **kwargs):
+    return dv.explain(model, pixels, "integrated-gradients", preprocessing=preprocessing, **kwargs)
+
+
+def test_a_linear_model_gets_input_minus_baseline_times_weights():
+    model = linear_model()
+    pixels = random_pixels(size=4)
+    x = load_image(pixels, model, "symmetric").array
+    weights = model.get_layer("logits").get_weights()[0][:, 1].reshape(x.shape)
+
+    result = explain(model, pixels, "symmetric", target=1, steps=3)
+
+    black = -1.0  # pixel value 0 after symmetric preprocessing
+    np.testing.assert_allclose(result.data, ((x - black) * weights).sum(-1), rtol=1e-5, atol=1e-6)
+
+
+def test_the_trapezoid_rule_is_exact_for_a_quadratic_score_even_at_one_step():
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((4, 4, 1), name="image")
+    projected = keras.layers.Dense(1, use_bias=False, name="project")(
+        keras.layers.Flatten(name="flat")(inputs))
+    model = keras.Model(inputs, keras.layers.Multiply(name="square")([projected, projected]))
+
+    result = explain(model, random_pixels(size=4, channels=1), "symmetric", steps=1)
+
+    change = result.info["score"] - result.info["baseline_score"]
+    assert abs(change) > 1e-3
+    assert abs(result.info["completeness_delta"]) < 1e-5 * max(1.0, abs(change))
+
+
+def test_completeness_within_one_percent_at_256_steps():
+    model = smooth_model()
+    pixels = random_pixels(size=8)
+    x = load_image(pixels, model, "unit").batch()
+    logits = keras.Model(model.inputs[0], model.get_layer("logits").output)
+
+    result = explain(model, pixels, target=2, steps=256)
+
+    score, baseline_score = result.info["score"], result.info["baseline_score"]
+    np.testing.assert_allclose(score, logits(x)[0, 2], rtol=1e-5)
+    np.testing.assert_allclose(baseline_score, logits(np.zeros_like(x))[0, 2], rtol=1e-5, atol=1e-6)
+    change = score - baseline_score
+    assert abs(change) > 0.05
+    assert abs(result.info["completeness_delta"]) < 0.01 * abs(change)
+    np.testing.assert_allclose(result.data.sum() - change, result.info["completeness_delta"],
+                               atol=1e-4 * abs(change))
+
+
+def recovered_baseline(choice, preprocessing="symmetric"):
+    """The baseline a run used, read back from a 1-channel linear model: x - IG / w."""
+    model = linear_model(channels=1, classes=1)
+    pixels = random_pixels(size=4, channels=1, seed=5)
+    image = load_image(pixels, model, preprocessing)
+    weights = model.get_layer("logits").get_weights()[0][:, 0].reshape(4, 4)
+    result = explain(model, pixels, preprocessing, baseline=choice, steps=2)
+    return image, image.array[..., 0] - result.data / weights
+
+
+def test_black_and_white_are_pixel_values_0_and_255_before_preprocessing():
+    _, black = recovered_baseline("black")
+    _, white = recovered_baseline("white")
+    np.testing.assert_allclose(black, -1.0, atol=1e-5)
+    np.testing.assert_allclose(white, 1.0, atol=1e-5)
+
+
+def test_blur_is_a_gaussian_blurred_copy_of_the_image():
+    image, blur = recovered_baseline("blur")
+    picture = Image.fromarray(image.resized[..., 0]).filter(ImageFilter.GaussianBlur(4 / 16))
+    expected = np.asarray(picture, dtype=np.float32) / 127.5 - 1.0
+    np.testing.assert_allclose(blur, expected, atol=1e-5)
+    assert not np.allclose(blur, image.array[..., 0], atol=1e-3)
+
+
+def test_noise_is_uniform_pixels_from_a_fixed_seed():
+    _, noise = recovered_baseline("noise")
+    _, again = recovered_baseline("noise")
+    np.testing.assert_allclose(noise, again, atol=1e-6)
+    assert noise.min() >= -1.0 - 1e-5 and noise.max() <= 1.0 + 1e-5
+    assert noise.std() > 0.2
+
+
+@pytest.mark.parametrize("baseline", ["black", "white", "blur", "noise"])
+def test_every_baseline_runs_on_an_rgb_model_and_is_complete(baseline):
+    result = explain(smooth_model(), random_pixels(size=8), baseline=baseline, steps=64)
+    change = result.info["score"] - result.info["baseline_score"]
+    assert result.data.shape == (8, 8)
+    assert abs(result.info["completeness_delta"]) < 0.02 * abs(change) + 1e-4
+
+
+def test_results_do_not_depend_on_the_batch_size():
+    model = smooth_model()
+    pixels = random_pixels(size=8)
+    maps = [explain(model, pixels, steps=20, batch_size=size).data for size in (1, 7, 0)]
+    for other in maps[1:]:
+        np.testing.assert_allclose(other, maps[0], rtol=1e-4, atol=1e-6 * np.abs(maps[0]).max())
+
+
+def test_several_inputs_at_once_equal_each_alone():
+    model = smooth_model()
+    first = load_image(random_pixels(size=8, seed=1), model, "unit").array
+    second = load_image(random_pixels(size=8, seed=2), model, "unit").array
+    baseline = np.zeros_like(first)
+
+    together, scores, _ = integrated_gradients(model, np.stack([first, second]), baseline, 0,
+                                               steps=8, batch_size=4)
+
+    for position, x in enumerate((first, second)):
+        alone, alone_scores, _ = integrated_gradients(model, x[np.newaxis], baseline, 0, steps=8)
+        np.testing.assert_allclose(together[position], alone[0], rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(scores[position], alone_scores[0], rtol=1e-5)
+
+
+def test_should_stop_cancels_before_the_next_batch():
+    polls, reports = [], []
+
+    def should_stop():
+        polls.append(True)
+        return len(polls) >= 3
+
+    with pytest.raises(Cancelled):
+        explain(smooth_model(), random_pixels(size=8), steps=20, batch_size=5,
+                progress=reports.append, should_stop=should_stop)
+    assert len(polls) == 3
+    assert len(reports) == 2  # two batches ran, the third never started
+
+
+def test_progress_rises_to_one():
+    reports = []
+    explain(smooth_model(), random_pixels(size=8), steps=20, batch_size=5,
+            progress=reports.append)
+    assert len(reports) == 5  # 21 path points in batches of 5
+    assert all(a < b for a, b in zip(reports, reports[1:]))
+    assert reports[-1] == 1.0
