@@ -182,6 +182,12 @@ def traced(model: keras.Model, key: tuple, build: Callable[[], Callable]) -> Cal
         return per_model[key]
 
 
+def forget(model: keras.Model) -> None:
+    """Drop the traced functions cached for ``model`` (the next call traces again)."""
+    with _cache_lock:
+        _cache.pop(model, None)
+
+
 def objective(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
     """Per sample: class/channel ``index[i]`` of ``values``, or their mean where it is -1.
 

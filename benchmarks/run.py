@@ -1,0 +1,504 @@
+"""How fast and how lean every method is, against lower bounds measured on the same machine.
+
+For each model -- ``keras.applications`` MobileNetV2 and VGG16 with random weights
+(224x224x3, nothing is downloaded) and the demo model when it is present -- this script
+measures, in one process:
+
+1. Throughput, in images per second, for batch sizes 1, 4, 8, 16, 32: a forward pass, and
+   a forward pass plus the gradient of one class score with respect to the input. Each is
+   measured through ``core.tf_ops`` (``score_function`` / ``input_gradient_function``: the
+   traced functions the methods run) and through a plain ``model(x)`` ``tf.function`` (the
+   reference). The faster of the two at its best batch size is the bound; a
+   forward+backward pass at batch 1 is the bound of the one-image methods.
+2. Every method, run through ``core.explain.run`` (the real code path) on a random RGB
+   image for the model's top class (the index is passed, so no method spends a forward
+   pass finding it): the first call (tracing included; the method's traced functions are
+   dropped before it) and the median of ``--repeats`` calls after it, against the least
+   time the method's own work takes at the measured throughput:
+
+   ======================================  ===========================================  ======
+   method                                  lower bound                                  target
+   ======================================  ===========================================  ======
+   integrated-gradients (N steps)          N + 1 path points, forward+backward, batched  1.25x
+   smoothgrad (S samples, saliency)        S forward+backward, batched                   1.25x
+   occlusion (patch p, stride s)           windows + 1 forward, batched                  1.25x
+   score-cam                               evaluated channels forward, batched           1.25x
+   saliency, guided-backprop, grad-cam,    1 forward+backward at batch 1                 1.5x
+   grad-cam-plus-plus
+   activation-maximization (N steps)       N forward+backward at batch 1                 1.3x
+   ======================================  ===========================================  ======
+
+3. Memory (when vgg16 is among ``--models``): the peak resident set size of occlusion
+   (patch 16, stride 4) and integrated gradients (256 steps) on VGG16, each in a child
+   process of its own (its ``ru_maxrss``, TensorFlow and the model included); target: under
+   4 GB.
+
+Settings per method are in ``SETTINGS`` and printed with the results (on VGG16: fewer
+steps and samples, the 64 most active Score-CAM channels and a coarser occlusion grid, to
+keep the run short). Every timing is a median, bounds included, so that a busy moment of
+the machine moves method and bound alike; still, run it on a quiet machine.
+
+Usage (from the repository root; the full run takes a long while on a small CPU)::
+
+    .venv/bin/python benchmarks/run.py                        # everything
+    .venv/bin/python benchmarks/run.py --quick --models demo  # smoke test, about 2 minutes
+    .venv/bin/python benchmarks/run.py --markdown             # tables for benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/run.py --models vgg16 --methods saliency,occlusion --repeats 5
+
+    # What TF_ENABLE_ONEDNN_OPTS=0 costs: the throughput tables with oneDNN off and on.
+    TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python benchmarks/run.py --throughput-only
+    TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python benchmarks/run.py --throughput-only
+
+The script never sets ``TF_ENABLE_ONEDNN_OPTS`` itself: ``import dial_visualization`` (done
+before TensorFlow is imported) only fills it in with 0 when it is unset, so a value given in
+the environment is the one measured. Options:
+
+``--models``           comma list of mobilenetv2, vgg16, demo (default: all three)
+``--methods``          comma list of method ids (default: every benchmarked method);
+                       methods not registered are skipped with a note
+``--repeats``          warm runs per method, and timings per throughput point (default 3)
+``--batch-sizes``      comma list for the throughput table (default 1,4,8,16,32; quick 1,8)
+``--quick``            96x96 inputs, few steps and samples: checks that the script runs
+``--throughput-only``  only the machine and throughput tables
+``--markdown``         print the tables as Markdown
+``--device``           auto, cpu or gpu (as in the API; default auto)
+``--memory-batches``   stop each memory run after N batches (0: run to the end; quick: 3)
+
+Progress goes to stderr, the tables to stdout.
+"""
+
+from __future__ import annotations
+
+import dial_visualization as dv  # noqa: I001 -- first: sets TF_ENABLE_ONEDNN_OPTS=0 if unset
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dial_visualization.core import explain, tf_ops
+from dial_visualization.core.context import Context, Target
+from dial_visualization.core.errors import Cancelled
+from dial_visualization.core.registry import HandlerConfiguration, NodeType
+from dial_visualization.core.tf_environment import VARIABLE, onednn_enabled
+
+FULL_SIZE, QUICK_SIZE = 224, 96
+MODELS = ("mobilenetv2", "vgg16", "demo")
+SINGLE_PASS = ("saliency", "guided-backprop", "grad-cam", "grad-cam-plus-plus")
+METHODS = ("saliency", "guided-backprop", "integrated-gradients", "smoothgrad", "grad-cam",
+           "grad-cam-plus-plus", "score-cam", "occlusion", "activation-maximization")
+TARGET_BATCHED, TARGET_SINGLE_PASS, TARGET_ACTIVATION_MAXIMIZATION = 1.25, 1.5, 1.3
+
+#: Parameters per method: full run, VGG16 overrides of the full run, quick run.
+SETTINGS = {
+    "full": {"integrated-gradients": {"steps": 64}, "smoothgrad": {"samples": 32},
+             "occlusion": {"patch": 16, "stride": 8}, "activation-maximization": {"steps": 256}},
+    "vgg16": {"integrated-gradients": {"steps": 32}, "smoothgrad": {"samples": 16},
+              "occlusion": {"patch": 32, "stride": 16}, "score-cam": {"top_n": 64},
+              "activation-maximization": {"steps": 32}},
+    "quick": {"integrated-gradients": {"steps": 8}, "smoothgrad": {"samples": 4},
+              "occlusion": {"patch": 32, "stride": 16}, "score-cam": {"top_n": 16},
+              "activation-maximization": {"steps": 8}},
+}
+MEMORY_RUNS = {"occlusion": {"patch": 16, "stride": 4}, "integrated-gradients": {"steps": 256}}
+MEMORY_LIMIT_BYTES = 4e9
+IMAGE_SEED = 0
+SHORT_BOUND_SECONDS = 0.05
+MIN_TIMING_SECONDS = 0.25  # throughput: calls are looped until one timing lasts this long
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- output
+
+def print_table(title: str, headers: list[str], rows: list[list[str]], markdown: bool,
+                notes: list[str] = ()) -> None:
+    if markdown:
+        print(f"\n### {title}\n")
+        print("| " + " | ".join(headers) + " |")
+        print("|" + "|".join("---" for _ in headers) + "|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
+        print(f"\n{title}")
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+        print("  ".join("-" * w for w in widths))
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+    if notes:
+        print()
+        for note in notes:
+            print(f"- {note}")
+    sys.stdout.flush()
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 100 else f"{seconds:.3g}"
+
+
+def settings_text(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
+
+
+# --------------------------------------------------------------------------- machine
+
+def machine_rows(device: str) -> list[list[str]]:
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        lines = cpuinfo.read().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+               platform.processor() or "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    setting = os.environ.get(VARIABLE, "(unset)")
+    return [
+        ["CPU", cpu],
+        ["cores", f"{os.cpu_count()} ({len(os.sched_getaffinity(0))} usable)"],
+        ["AVX-512", "yes" if "avx512f" in flags else "no"],
+        ["Python", platform.python_version()],
+        ["TensorFlow", tf.__version__],
+        ["Keras", keras.__version__],
+        ["oneDNN", f"{VARIABLE}={setting}: {'on' if onednn_enabled() else 'off'}"],
+        ["device", f"{device} ({', '.join(gpus) if gpus else 'no GPU visible: CPU'})"],
+    ]
+
+
+# --------------------------------------------------------------------------- models
+
+def build_model(name: str, size: int):
+    """The model ``name`` with random weights (seeded), or None when the demo is absent."""
+    keras.utils.set_random_seed(0)
+    if name == "mobilenetv2":
+        return keras.applications.MobileNetV2(weights=None, input_shape=(size, size, 3))
+    if name == "vgg16":
+        return keras.applications.VGG16(weights=None, input_shape=(size, size, 3))
+    path = dv.demo_paths()["model"]
+    return dv.load_model(path) if path.is_file() else None
+
+
+def setup(model, device: str) -> tuple[Context, Target]:
+    """A context holding a random RGB image, and a target for the model's top class."""
+    pixels = np.random.default_rng(IMAGE_SEED).integers(0, 256, (FULL_SIZE, FULL_SIZE, 3),
+                                                        dtype=np.uint8)
+    image = dv.load_image(pixels, model)
+    with tf_ops.device_scope(device):
+        top = tf_ops.class_index(model, image.batch(), None, device=device)
+    return Context(model=model, image=image, device=device), Target(NodeType.PREDICTION, None, top)
+
+
+# --------------------------------------------------------------------------- throughput
+
+@dataclass
+class Bounds:
+    forward_rate: float  # images per second, best batch size
+    gradient_rate: float  # forward + input gradient, images per second, best batch size
+    gradient_seconds: float  # one forward + input gradient at batch 1
+
+
+def seconds_per_call(function, x, repeats: int) -> float:
+    """Median seconds of ``function(x)`` (results fetched), after a warm-up call."""
+
+    def call():
+        return tf.nest.map_structure(np.asarray, function(x))
+
+    call()
+    start = time.perf_counter()
+    call()
+    once = time.perf_counter() - start
+    loops = max(1, int(np.ceil(MIN_TIMING_SECONDS / max(once, 1e-6))))
+    timings = [once] if loops == 1 else []  # a slow call is a timing of its own
+    while len(timings) < repeats:
+        start = time.perf_counter()
+        for _ in range(loops):
+            call()
+        timings.append((time.perf_counter() - start) / loops)
+    return statistics.median(timings)
+
+
+def throughput_functions(model, index: int, device: str) -> dict[str, Callable]:
+    """Forward and forward+gradient, through tf_ops and through plain ``model(x)``."""
+    index_tensor = tf.constant([index], tf.int32)
+    score = tf_ops.score_function(model, device=device)
+    gradient = tf_ops.input_gradient_function(model, device=device)
+
+    @tf.function(reduce_retracing=True)
+    def plain_gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            scores = tf_ops.select(model(x, training=False), 0)[:, index]
+        return tape.gradient(scores, x)
+
+    return {
+        "forward tf_ops": lambda x: score(x, index_tensor),
+        "forward plain": tf.function(lambda x: model(x, training=False), reduce_retracing=True),
+        "fwd+grad tf_ops": lambda x: gradient(x, index_tensor),
+        "fwd+grad plain": plain_gradient,
+    }
+
+
+def measure_throughput(model, context: Context, target: Target, batch_sizes: list[int],
+                       repeats: int) -> tuple[Bounds, list[list[str]], list[str]]:
+    functions = throughput_functions(model, target.index, context.device)
+    rates = {name: {} for name in functions}
+    seconds_at_1 = {}
+    with tf_ops.device_scope(context.device):
+        for batch_size in batch_sizes:
+            x = tf.constant(np.repeat(context.image.batch(), batch_size, axis=0))
+            for name, function in functions.items():
+                log(f"  throughput: {name}, batch {batch_size}")
+                seconds = seconds_per_call(function, x, repeats)
+                rates[name][batch_size] = batch_size / seconds
+                if batch_size == 1:
+                    seconds_at_1[name] = seconds
+
+    def best(kind):
+        return max(((rate, name, size) for name in functions if name.startswith(kind)
+                    for size, rate in rates[name].items()))
+
+    forward, gradient = best("forward"), best("fwd+grad")
+    rows = [[str(size)] + [f"{rates[name][size]:.1f}" for name in functions]
+            for size in batch_sizes]
+    notes = [f"bound, forward: {forward[0]:.1f} images/s ({forward[1]}, batch {forward[2]})",
+             f"bound, forward+gradient: {gradient[0]:.1f} images/s "
+             f"({gradient[1]}, batch {gradient[2]})"]
+    gradient_seconds = None
+    if seconds_at_1:
+        name = min((s, n) for n, s in seconds_at_1.items() if n.startswith("fwd+grad"))[1]
+        gradient_seconds = seconds_at_1[name]
+        notes.append(f"bound, one forward+backward at batch 1: "
+                     f"{seconds_text(gradient_seconds)} s ({name})")
+    else:
+        notes.append("batch size 1 not measured: no bound for the one-image methods")
+    return Bounds(forward[0], gradient[0], gradient_seconds), rows, notes
+
+
+# --------------------------------------------------------------------------- methods
+
+def method_params(model_name: str, method: str, quick: bool) -> dict:
+    if quick:
+        return dict(SETTINGS["quick"].get(method, {}))
+    params = dict(SETTINGS["full"].get(method, {}))
+    if model_name == "vgg16":
+        params.update(SETTINGS["vgg16"].get(method, {}))
+    return params
+
+
+def window_count(size: int, patch: int, stride: int) -> int:
+    """Occlusion windows along one axis: the last one is aligned to the border."""
+    patch = min(patch, size)
+    starts = len(range(0, size - patch + 1, stride))
+    return starts + int((starts - 1) * stride + patch < size)
+
+
+def lower_bound(method: str, result, image_shape, bounds: Bounds) -> tuple[float, str, float]:
+    """(seconds, the work it stands for, target ratio) of ``method`` as ``result`` ran it."""
+    params = result.params
+    if method in SINGLE_PASS or method == "activation-maximization":
+        passes = params["steps"] if method == "activation-maximization" else 1
+        target = TARGET_SINGLE_PASS if method in SINGLE_PASS else TARGET_ACTIVATION_MAXIMIZATION
+        if bounds.gradient_seconds is None:
+            return float("nan"), "batch 1 not measured", target
+        return passes * bounds.gradient_seconds, f"{passes} fwd+bwd @ batch 1", target
+    if method in ("integrated-gradients", "smoothgrad"):
+        passes = params["steps"] + 1 if method == "integrated-gradients" else params["samples"]
+        return passes / bounds.gradient_rate, f"{passes} fwd+bwd batched", TARGET_BATCHED
+    if method == "occlusion":
+        height, width = image_shape[:2]
+        passes = 1 + (window_count(height, params["patch"], params["stride"])
+                      * window_count(width, params["patch"], params["stride"]))
+    else:  # score-cam
+        passes = result.info["channels"]
+    return passes / bounds.forward_rate, f"{passes} fwd batched", TARGET_BATCHED
+
+
+def timed_run(method: str, context: Context, target: Target, params: dict):
+    start = time.perf_counter()
+    result = explain.run(method, context, target, params)
+    return result, time.perf_counter() - start
+
+
+def method_row(method: str, context: Context, target: Target, params: dict,
+               bounds: Bounds, repeats: int) -> tuple[list[str], float]:
+    """The table row of ``method``, and its bound in seconds."""
+    # Drop the model's traced functions so that the first call shows this method's tracing.
+    tf_ops.forget(context.model)
+    log(f"  {method}: first call")
+    result, first = timed_run(method, context, target, params)
+    warm = []
+    for repeat in range(repeats):
+        gc.collect()
+        log(f"  {method}: run {repeat + 1}/{repeats}")
+        warm.append(timed_run(method, context, target, params)[1])
+    median = statistics.median(warm)
+    bound, work, goal = lower_bound(method, result, context.image.array.shape, bounds)
+    ratio = median / bound
+    verdict = "-" if np.isnan(ratio) else ("PASS" if ratio <= goal else "MISS")
+    return [method, settings_text(params), seconds_text(first), seconds_text(median),
+            seconds_text(bound), work, f"{ratio:.2f}x", f"<= {goal}x", verdict], bound
+
+
+def benchmark_methods(model_name: str, context: Context, target: Target, bounds: Bounds,
+                      args) -> tuple[list[list[str]], list[str]]:
+    registered = HandlerConfiguration.default().all()
+    rows, notes, short = [], [], False
+    for method in args.methods:
+        if method not in registered:
+            notes.append(f"{method}: not registered yet, skipped")
+            continue
+        params = method_params(model_name, method, args.quick)
+        try:
+            row, bound = method_row(method, context, target, params, bounds, args.repeats)
+        except Exception as error:  # report and go on with the next method
+            log(f"  {method} failed: {type(error).__name__}: {error}")
+            notes.append(f"{method}: failed: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        rows.append(row)
+        short = short or bound < SHORT_BOUND_SECONDS
+    if short:
+        notes.append(f"bounds under {SHORT_BOUND_SECONDS * 1000:.0f} ms: there the ratio mostly "
+                     "measures each run's fixed costs (dispatch, copies, building the result)")
+    return rows, notes
+
+
+# --------------------------------------------------------------------------- memory
+
+def resident_bytes() -> int:
+    with open("/proc/self/status", encoding="utf-8") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def memory_child(method: str, args) -> None:
+    """Run one memory case on VGG16; print a JSON line with the peak resident set size."""
+    model = build_model("vgg16", args.size)
+    context, target = setup(model, args.device)
+    before = resident_bytes()
+    polls = 0
+
+    def should_stop():
+        nonlocal polls
+        polls += 1
+        return bool(args.memory_batches) and polls > args.memory_batches
+
+    start = time.perf_counter()
+    try:
+        explain.run(method, context, target, MEMORY_RUNS[method], should_stop=should_stop)
+        completed = True
+    except Cancelled:
+        completed = False
+    print(json.dumps({
+        "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "before": before,
+        "seconds": time.perf_counter() - start, "completed": completed}))
+
+
+def memory_row(method: str, args) -> list[str]:
+    command = [sys.executable, os.path.abspath(__file__), "--memory-child", method,
+               "--size", str(args.size), "--memory-batches", str(args.memory_batches),
+               "--device", args.device]
+    log(f"  memory: {method} (child process)")
+    done = subprocess.run(command, capture_output=True, text=True)
+    settings = settings_text(MEMORY_RUNS[method])
+    if done.returncode:
+        tail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        return [method, settings, "-", "-", "-", f"failed: {tail[0][:200]}", "MISS"]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    ran = "all" if report["completed"] else f"first {args.memory_batches} batches"
+    return [method, settings, ran, f"{report['before'] / 1e9:.2f}", f"{report['peak'] / 1e9:.2f}",
+            f"{report['seconds']:.1f}", "PASS" if report["peak"] < MEMORY_LIMIT_BYTES else "MISS"]
+
+
+# --------------------------------------------------------------------------- main
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+    def names(text, known):
+        chosen = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in known]
+        if unknown:
+            parser.error(f"unknown {', '.join(unknown)} (choose from {', '.join(known)})")
+        return chosen
+
+    parser.add_argument("--models", default=",".join(MODELS), help="comma list (default: all)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma list (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
+    parser.add_argument("--batch-sizes", help="throughput batch sizes (default 1,4,8,16,32)")
+    parser.add_argument("--quick", action="store_true", help="96x96, few steps: a smoke test")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only the machine and throughput tables")
+    parser.add_argument("--markdown", action="store_true", help="tables as Markdown")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    parser.add_argument("--memory-batches", type=int,
+                        help="stop memory runs after N batches (default: 0 = all; quick: 3)")
+    parser.add_argument("--memory-child", choices=sorted(MEMORY_RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.models = names(args.models, MODELS)
+    args.methods = names(args.methods, METHODS)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    args.batch_sizes = [int(b) for b in (args.batch_sizes or ("1,8" if args.quick
+                                                              else "1,4,8,16,32")).split(",")]
+    args.size = args.size or (QUICK_SIZE if args.quick else FULL_SIZE)
+    if args.memory_batches is None:
+        args.memory_batches = 3 if args.quick else 0
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_arguments(argv)
+    if args.memory_child:
+        memory_child(args.memory_child, args)
+        return
+    print_table("Machine", ["item", "value"], machine_rows(args.device), args.markdown)
+    for model_name in args.models:
+        model = build_model(model_name, args.size)
+        if model is None:
+            print(f"\n{model_name}: skipped, {dv.demo_paths()['model']} does not exist")
+            continue
+        shape = "x".join(str(d) for d in model.inputs[0].shape[1:])
+        log(f"{model_name} ({shape})")
+        context, target = setup(model, args.device)
+        bounds, rows, notes = measure_throughput(model, context, target, args.batch_sizes,
+                                                 args.repeats)
+        print_table(f"Throughput, {model_name} {shape} (images/s, median of {args.repeats})",
+                    ["batch", "forward tf_ops", "forward plain", "fwd+grad tf_ops",
+                     "fwd+grad plain"], rows, args.markdown, notes)
+        if not args.throughput_only:
+            rows, notes = benchmark_methods(model_name, context, target, bounds, args)
+            print_table(f"Methods, {model_name} {shape} (seconds; top class {target.index})",
+                        ["method", "settings", "first call", f"median of {args.repeats}",
+                         "bound", "bound is", "ratio", "target", "result"],
+                        rows, args.markdown, notes)
+        del model, context
+        keras.backend.clear_session()
+        gc.collect()
+    memory_methods = [m for m in MEMORY_RUNS if m in args.methods]
+    if args.throughput_only or not memory_methods:
+        return
+    if "vgg16" not in args.models:
+        print("\nMemory: skipped (it is measured on vgg16, which is not in --models)")
+        return
+    rows = [memory_row(method, args) for method in memory_methods]
+    print_table(f"Peak resident memory, VGG16 {args.size}x{args.size}x3 (GB, one child process "
+                "each, TensorFlow and the model included; target < 4 GB)",
+                ["method", "settings", "ran", "before the run", "peak", "seconds", "result"],
+                rows, args.markdown)
+
+
+if __name__ == "__main__":
+    main()
