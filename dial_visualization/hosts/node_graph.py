@@ -1,0 +1,271 @@
+"""NodeGraphQt host: the visualization as a node in a node graph (``dial-visualization graph``).
+
+Nodes: "Model loader" (a model file path; outputs the loaded ``keras.Model``),
+"Preprocessor" (a preset; outputs its name, or a function given with ``set_function``) and
+"Convolutional Visualization" (inputs "Model" and "Preprocessing"; double-click opens the
+full :class:`~dial_visualization.qt.widget.ConvVisualizationWidget`; its face shows the
+latest result). NodeGraphQt draws and connects nodes but carries no data: here a node that
+outputs something implements ``output_value(port_name)``, a node that takes something
+implements ``receive(port_name, value)``; connecting hands the current value over,
+disconnecting hands ``None``, and a changed property sends the new value on.
+
+NodeGraphQt reaches Qt through ``Qt.py`` (PySide6, PyQt6, PySide2 or PyQt5, whichever
+imports first); it is pointed at the binding ``qtpy`` uses so that both share one Qt.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+import qtpy
+
+os.environ.setdefault("QT_PREFERRED_BINDING", qtpy.API_NAME)
+
+try:
+    import Qt  # NodeGraphQt's Qt shim, imported after its binding is chosen
+    from NodeGraphQt import BaseNode, NodeBaseWidget, NodeGraph
+except ImportError as error:
+    raise ImportError("the node graph needs NodeGraphQt: "
+                      "pip install 'dial-visualization[graph]'") from error
+from qtpy import QtCore, QtWidgets  # noqa: E402
+
+from ..api import demo_paths  # noqa: E402
+from ..core.errors import DialVisualizationError  # noqa: E402
+from ..core.images import PREPROCESSING, detect_preprocessing  # noqa: E402
+from ..core.labels import load_labels  # noqa: E402
+from ..core.models import load_model  # noqa: E402
+from ..qt.widget import ConvVisualizationWidget, pixmap_from_array  # noqa: E402
+
+if Qt.__binding__ != qtpy.API_NAME:
+    raise ImportError(f"NodeGraphQt uses {Qt.__binding__} but dial-visualization uses "
+                      f"{qtpy.API_NAME}: set QT_API and QT_PREFERRED_BINDING to the same "
+                      "binding before anything imports Qt")
+
+IDENTIFIER = "dial_visualization"
+PREVIEW_SIZE = 160
+
+
+def send_outputs(node) -> None:
+    """Hand each output port's current value to every input connected to it."""
+    for out_port in node.output_ports():
+        value = node.output_value(out_port.name())
+        for in_port in out_port.connected_ports():
+            receiver = in_port.node()
+            if hasattr(receiver, "receive"):
+                receiver.receive(in_port.name(), value)
+
+
+class ModelLoaderNode(BaseNode):
+    """A ``.keras``/``.h5`` file path property; outputs the loaded model (None on error)."""
+
+    __identifier__ = IDENTIFIER
+    NODE_NAME = "Model loader"
+
+    def __init__(self):
+        super().__init__()
+        self.add_output("Model")
+        self.add_text_input("path", "Model file", placeholder_text="model.keras or model.h5")
+        self.keras_model = None
+        #: Why the last path could not be loaded ("" when it could).
+        self.error = ""
+
+    def output_value(self, port_name: str):
+        return self.keras_model
+
+    def property_updated(self, name: str) -> None:
+        if name == "path":
+            self.reload()
+
+    def reload(self) -> None:
+        """Load the model at the "path" property and send it on."""
+        path = self.get_property("path")
+        self.keras_model, self.error = None, ""
+        if path:
+            try:
+                self.keras_model = load_model(path)
+            except DialVisualizationError as error:
+                self.error = str(error)
+        self.view.setToolTip(self.error or path)
+        send_outputs(self)
+
+
+class PreprocessorNode(BaseNode):
+    """A preprocessing preset; outputs its name, or the function given to ``set_function``."""
+
+    __identifier__ = IDENTIFIER
+    NODE_NAME = "Preprocessor"
+
+    def __init__(self):
+        super().__init__()
+        self.add_output("Preprocessing")
+        presets = sorted(PREPROCESSING, key=lambda name: name != "unit")  # "unit" first
+        self.add_combo_menu("preset", "Preset", items=presets)
+        self.function = None
+
+    def output_value(self, port_name: str):
+        return self.function or self.get_property("preset")
+
+    def set_function(self, function) -> None:
+        """Output ``function`` (float32 pixels in [0, 255] -> model input) instead of a preset."""
+        self.function = function
+        send_outputs(self)
+
+    def property_updated(self, name: str) -> None:
+        if name == "preset":
+            self.function = None
+            send_outputs(self)
+
+
+class _PreviewWidget(NodeBaseWidget):
+    """The node face's picture of the latest result."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, name="preview", label="")
+        self.picture = QtWidgets.QLabel("no result yet")
+        self.picture.setFixedSize(PREVIEW_SIZE, PREVIEW_SIZE)
+        self.picture.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.picture.setStyleSheet("color: #a0a0a0")
+        self.set_custom_widget(self.picture)
+
+    def get_value(self):
+        return ""
+
+    def set_value(self, value):
+        """The picture is not a saved property: nothing to restore."""
+
+    def show_result(self, result) -> None:
+        self.picture.setPixmap(pixmap_from_array(render(result), PREVIEW_SIZE))
+
+    def clear(self) -> None:
+        self.picture.clear()
+        self.picture.setText("no result yet")
+
+
+def render(result, size: int = PREVIEW_SIZE) -> np.ndarray:
+    """``result`` drawn as by ``Result.plot``, as uint8 RGBA pixels about ``size`` wide."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 50
+    figure = Figure(figsize=(size / dpi, size / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(figure)
+    result.plot(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+class ConvVisualizationNode(BaseNode):
+    """Inputs "Model" and "Preprocessing" feed the widget; double-click opens it."""
+
+    __identifier__ = IDENTIFIER
+    NODE_NAME = "Convolutional Visualization"
+
+    def __init__(self):
+        super().__init__()
+        self.add_input("Model")
+        self.add_input("Preprocessing")
+        self.visualization_widget = ConvVisualizationWidget()
+        self.preview = _PreviewWidget(self.view)
+        self.add_custom_widget(self.preview, tab="Preview")
+        self.visualization_widget.result_added.connect(self.preview.show_result)
+        self.visualization_widget.model_changed.connect(lambda model: self.preview.clear())
+        self._dialog = None
+        self.view.setToolTip("double-click to open the visualization")
+
+    def receive(self, port_name: str, value: Any) -> None:
+        widget = self.visualization_widget
+        if port_name == "Model":
+            widget.set_model(value)
+        elif port_name == "Preprocessing":
+            if value is None:  # unplugged: back to what the model expects
+                value = (detect_preprocessing(widget.model) if widget.model else None) or "unit"
+            widget.set_preprocessing(value)
+
+    def on_input_connected(self, in_port, out_port):
+        source = out_port.node()
+        if hasattr(source, "output_value"):
+            self.receive(in_port.name(), source.output_value(out_port.name()))
+
+    def on_input_disconnected(self, in_port, out_port):
+        self.receive(in_port.name(), None)
+
+    def open_widget(self) -> QtWidgets.QDialog:
+        """The full widget in a non-modal window (made on first use)."""
+        if self._dialog is None:
+            self._dialog = QtWidgets.QDialog(self.graph.widget if self.graph else None)
+            self._dialog.setWindowTitle(self.name())
+            layout = QtWidgets.QVBoxLayout(self._dialog)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(self.visualization_widget)
+            self._dialog.resize(1280, 800)
+        self._dialog.show()
+        self._dialog.raise_()
+        return self._dialog
+
+
+class VisualizationGraph(NodeGraph):
+    """A NodeGraph with the three nodes registered and their data flow wired."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.register_nodes([ModelLoaderNode, PreprocessorNode, ConvVisualizationNode])
+        self.property_changed.connect(self._property_changed)
+        self.node_double_clicked.connect(self._double_clicked)
+
+    def visualization_nodes(self) -> list[ConvVisualizationNode]:
+        return [n for n in self.all_nodes() if isinstance(n, ConvVisualizationNode)]
+
+    def shutdown(self) -> None:
+        """Stop every widget's runs (when the window closes)."""
+        for node in self.visualization_nodes():
+            node.visualization_widget.shutdown()
+
+    @staticmethod
+    def _property_changed(node, name, value):
+        if hasattr(node, "property_updated"):
+            node.property_updated(name)
+
+    @staticmethod
+    def _double_clicked(node):
+        if isinstance(node, ConvVisualizationNode):
+            node.open_widget()
+
+
+def build_demo_graph(graph: VisualizationGraph | None = None) -> VisualizationGraph:
+    """Model loader (the demo model) and Preprocessor, wired into a visualization node that
+    has the first demo image and the demo labels."""
+    graph = graph or VisualizationGraph()
+    demo = demo_paths()
+    loader = graph.create_node(ModelLoaderNode.type_, pos=[-420, -80])
+    preprocessor = graph.create_node(PreprocessorNode.type_, pos=[-420, 120])
+    visualization = graph.create_node(ConvVisualizationNode.type_, pos=[0, 0])
+    widget = visualization.visualization_widget
+    widget.set_labels(load_labels(demo["labels"]), source=str(demo["labels"]))
+    widget.set_image(str(demo["images"][0]))
+    loader.set_property("path", str(demo["model"]))
+    loader.set_output(0, visualization.input(0))
+    preprocessor.set_output(0, visualization.input(1))
+    graph.clear_selection()  # so that fitting the view frames every node
+    graph.clear_undo_stack()
+    return graph
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the demo graph in a window; returns the application's exit code."""
+    argv = list(sys.argv if argv is None else argv)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv)
+    graph = build_demo_graph()
+    window = graph.widget
+    window.setWindowTitle("dial-visualization: node graph (double-click a visualization node)")
+    window.resize(1100, 700)
+    window.show()
+    QtCore.QTimer.singleShot(0, graph.fit_to_selection)  # once the view has its size
+    app.aboutToQuit.connect(graph.shutdown)
+    return app.exec()
+
+
+__all__ = ["ConvVisualizationNode", "ModelLoaderNode", "PreprocessorNode",
+           "VisualizationGraph", "build_demo_graph", "main", "send_outputs"]
