@@ -41,6 +41,7 @@ PREPROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 _APPLICATION_PREPROCESSING = (
     ("resnet50v2", "symmetric"), ("resnet101v2", "symmetric"), ("resnet152v2", "symmetric"),
     ("vgg", "caffe"), ("resnet", "caffe"),
+    ("mobilenetv3", "none"),  # rescales inside the model (include_preprocessing=True)
     ("mobilenet", "symmetric"), ("inception", "symmetric"), ("xception", "symmetric"),
     ("nasnet", "symmetric"),
     ("densenet", "torch"),
@@ -108,7 +109,8 @@ def to_channels(image: Image.Image, channels: int) -> np.ndarray:
     """uint8 (H, W, channels) for 1 (grey), 3 (RGB) or 4 (RGBA) channels, from any mode."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         pixels = np.asarray(image, dtype=np.float64)
-        scale = 255.0 / 65535.0 if pixels.max() > 255 else 1.0
+        sixteen_bit = image.mode.startswith("I;16") or pixels.max() > 255
+        scale = 255.0 / 65535.0 if sixteen_bit else 1.0
         image = Image.fromarray(np.clip(pixels * scale, 0, 255).astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA")

@@ -86,10 +86,15 @@ def _node(layer: keras.Layer, prefix: str) -> LayerNode:
 
 
 def _sublayers(model: keras.Model) -> list[keras.Layer]:
-    """The layers in order, with the input layer that Keras' summary shows for functional models."""
+    """The layers in order, with the input layer that Keras' summary shows for functional models.
+
+    Plain ``keras.ops`` calls in a functional graph (``Operation``, not ``Layer``) are left out:
+    they have no parameters and cannot be addressed by ``model.get_layer``.
+    """
     if isinstance(model, keras.Sequential):
         return list(model.layers)
-    return list(getattr(model, "operations", model.layers))
+    operations = getattr(model, "operations", model.layers)
+    return [operation for operation in operations if isinstance(operation, keras.Layer)]
 
 
 class LayerTree:

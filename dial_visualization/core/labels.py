@@ -1,4 +1,5 @@
-"""Class names from a labels file: one name per line, or a JSON list or {index: name} dict."""
+"""Class names from a labels file: one name per line, or a JSON list or {index: name} dict
+(Keras' ``class_indices`` {name: index} is accepted too)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .errors import DialVisualizationError
 def load_labels(path: str | Path) -> list[str]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of a name
     except (OSError, UnicodeDecodeError) as error:
         raise DialVisualizationError(f"cannot read labels file {path.name}: {error}") from error
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{"):
@@ -20,10 +21,23 @@ def load_labels(path: str | Path) -> list[str]:
         except json.JSONDecodeError as error:
             raise DialVisualizationError(f"{path.name} is not valid JSON: {error}") from error
         if isinstance(loaded, dict):
-            by_index = {int(k): _name(v) for k, v in loaded.items()}
+            by_index = _by_index(loaded, path.name)
             return [by_index.get(i, str(i)) for i in range(max(by_index) + 1)] if by_index else []
+        if not isinstance(loaded, list):
+            raise DialVisualizationError(f"{path.name}: expected a JSON list or object of names")
         return [_name(v) for v in loaded]
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _by_index(mapping: dict, file_name: str) -> dict[int, str]:
+    """{index: name} from {"0": name} or from Keras' ``class_indices`` {name: 0}."""
+    if mapping and all(isinstance(v, int) and not isinstance(v, bool) for v in mapping.values()):
+        mapping = {index: name for name, index in mapping.items()}
+    try:
+        return {int(k): _name(v) for k, v in mapping.items()}
+    except ValueError:
+        raise DialVisualizationError(
+            f"{file_name}: a JSON object must map class indices to names") from None
 
 
 def _name(value) -> str:

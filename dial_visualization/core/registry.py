@@ -72,8 +72,11 @@ class Parameter:
         except (TypeError, ValueError):
             raise ParameterError(f"{self.name}: expected {self.kind}, got {value!r}") from None
         if self.kind == "choice" and value not in self.choices:
-            options = ", ".join(map(str, self.choices))
-            raise ParameterError(f"{self.name}: {value!r} is not one of {options}")
+            by_text = {str(choice): choice for choice in self.choices}  # "16" from a CLI is 16
+            if str(value) not in by_text:
+                options = ", ".join(by_text)
+                raise ParameterError(f"{self.name}: {value!r} is not one of {options}")
+            value = by_text[str(value)]
         if self.minimum is not None and value < self.minimum:
             raise ParameterError(f"{self.name}: {value} is below the minimum {self.minimum}")
         if self.maximum is not None and value > self.maximum:

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from ..errors import MethodNotApplicableError
 from ..registry import NodeType, algorithm
 from ..result import Result
 from ..tf_ops import layer_output_function
@@ -18,6 +19,9 @@ def activations(context, target, params, progress, should_stop):
                                      output_index=context.output_index, device=context.device)
     values = np.asarray(function(tf.constant(x))[1][target.layer])[0]
     progress(1.0)
+    if target.index is not None and not 0 <= target.index < values.shape[-1]:
+        raise MethodNotApplicableError(f"layer {target.layer!r} has {values.shape[-1]} channels;"
+                                       f" channel {target.index} does not exist")
     title = f"Activations: {target.describe()}"
     if values.ndim == 3:  # (h, w, channels) -> one map per channel
         maps = np.moveaxis(values, -1, 0)

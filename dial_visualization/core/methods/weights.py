@@ -14,10 +14,17 @@ from ..result import Result
     description="The learned kernels (filters) of a convolution or dense layer, and biases.",
 )
 def weights(context, target, params, progress, should_stop):
-    node = LayerTree(context.model)[target.layer]
+    tree = LayerTree(context.model)
+    if target.layer not in tree:
+        raise MethodNotApplicableError(
+            f"model {context.model.name!r} has no layer {target.layer!r}")
+    node = tree[target.layer]
     kernel = node.kernel()
     if kernel is None:
         raise MethodNotApplicableError(f"layer {target.layer!r} ({node.type}) has no kernel")
+    if target.index is not None and not 0 <= target.index < kernel.shape[-1]:
+        raise MethodNotApplicableError(f"layer {target.layer!r} has {kernel.shape[-1]} filters;"
+                                       f" filter {target.index} does not exist")
     bias = node.bias()
     progress(1.0)
     info = {"bias": None if bias is None else bias if target.index is None else bias[target.index]}
