@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError, ParameterError
 
@@ -75,6 +75,9 @@ class InputImage:
     preprocessing: str
     array: np.ndarray
     source: str = ""
+    #: the function that made ``array`` from ``resized`` (float32 pixels in [0, 255])
+    preprocess: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False,
+                                                                  compare=False)
 
     def batch(self) -> np.ndarray:
         return self.array[np.newaxis]
@@ -91,7 +94,10 @@ def read_image(source) -> Image.Image:
     if isinstance(source, np.ndarray):
         array = source
         if array.dtype != np.uint8:
-            array = np.clip(array, 0, 255).astype(np.uint8)
+            array = np.asarray(array, dtype=np.float64)
+            if array.size and np.nanmax(array) <= 1.0:  # floats in [0, 1]
+                array = array * 255.0
+            array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
         return Image.fromarray(array.squeeze(-1) if array.ndim == 3 and array.shape[-1] == 1 else array)
     path = Path(source)
     if not path.is_file():
@@ -100,9 +106,9 @@ def read_image(source) -> Image.Image:
         image = Image.open(path)
         image.seek(0)
         image.load()
+        return ImageOps.exif_transpose(image)  # phone photos: as viewers show them
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ImageLoadError(f"{path.name} is not a readable image ({error})") from error
-    return image
 
 
 def to_channels(image: Image.Image, channels: int) -> np.ndarray:
@@ -145,7 +151,7 @@ def load_image(source, model, preprocessing: str | Callable | None = None) -> In
     name, function = resolve_preprocessing(preprocessing, model)
     array = np.asarray(function(pixels.astype(np.float32)), dtype=np.float32)
     source_name = str(source) if isinstance(source, (str, Path)) else ""
-    return InputImage(original, pixels, name, array, source_name)
+    return InputImage(original, pixels, name, array, source_name, function)
 
 
 def resolve_preprocessing(preprocessing, model=None) -> tuple[str, Callable]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -30,7 +32,8 @@ def load_model(source: str | Path | keras.Model, *, trusted: bool = False) -> ke
     if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
         raise ModelLoadError(f"{path.name} is not a valid .keras file (it is not a zip archive)")
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=not trusted)
+        with _lower_case_suffix(path) as readable:
+            model = keras.saving.load_model(readable, compile=False, safe_mode=not trusted)
     except Exception as error:  # Keras raises many types for bad files
         text = str(error)
         if not trusted and any(hint in text.lower() for hint in _UNSAFE_HINTS):
@@ -44,6 +47,18 @@ def load_model(source: str | Path | keras.Model, *, trusted: bool = False) -> ke
     if not isinstance(model, keras.Model):
         raise ModelLoadError(f"{path.name} holds no Keras model")
     return check_model(model)
+
+
+@contextlib.contextmanager
+def _lower_case_suffix(path: Path):
+    """Keras recognises only lower-case suffixes: give it a link named ``*.keras``/``*.h5``."""
+    if path.suffix == path.suffix.lower():
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        link = Path(folder) / ("model" + path.suffix.lower())
+        link.symlink_to(path.resolve())
+        yield link
 
 
 def check_model(model: keras.Model) -> keras.Model:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 import logging
 import re
 import threading
@@ -67,6 +68,8 @@ class Parameter:
                 value = int(value)
             elif self.kind == "float":
                 value = float(value)
+                if math.isnan(value):
+                    raise ValueError
             elif self.kind == "str":
                 value = str(value)
         except (TypeError, ValueError):

@@ -308,3 +308,19 @@ def test_truncated_png(tmp_path, rgb_model):
 def test_missing_file(tmp_path, rgb_model):
     with pytest.raises(ImageLoadError, match="no such image file"):
         load_image(tmp_path / "absent.png", rgb_model)
+
+
+def test_a_float_array_in_unit_range_is_read_as_full_range_pixels():
+    model = sequential_model()
+    pixels = random_pixels()
+    as_floats = load_image(pixels.astype(np.float32) / 255.0, model)
+    assert np.abs(as_floats.resized.astype(int) - pixels.astype(int)).max() <= 1
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    pixels = np.zeros((8, 16, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees: a portrait photo stored landscape
+    image.save(tmp_path / "photo.jpg", exif=exif)
+    assert dv.load_image(tmp_path / "photo.jpg", sequential_model()).original.shape[:2] == (16, 8)

@@ -170,3 +170,17 @@ def test_progress_rises_to_one():
     assert len(reports) == 5  # 21 path points in batches of 5
     assert all(a < b for a, b in zip(reports, reports[1:]))
     assert reports[-1] == 1.0
+
+
+def test_a_custom_preprocessing_function_is_used_for_the_baseline(model):
+    def halve(pixels):
+        return pixels / 510.0
+
+    image = load_image(random_pixels(), model, preprocessing=halve)
+    result = dv.explain(model, image, "integrated-gradients", baseline="white", steps=8)
+    baseline = np.full((1, 16, 16, 3), 255 / 510.0, dtype=np.float32)
+    logits = keras.Model(model.inputs, model.get_layer("predictions").input)
+    weights, bias = model.get_layer("predictions").get_weights()
+    index = result.target.index
+    expected = float((logits(baseline).numpy() @ weights + bias)[0, index])
+    assert result.info["baseline_score"] == pytest.approx(expected, rel=1e-4, abs=1e-5)

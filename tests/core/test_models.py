@@ -240,3 +240,13 @@ def test_lambda_layer_in_h5_file_needs_trust(tmp_path, keras2_style, nested):
     loaded = dv.load_model(path, trusted=True)
     x = _batch(model)
     np.testing.assert_allclose(_outputs(loaded, x)[0], _outputs(model, x)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_an_upper_case_suffix_loads_like_a_lower_case_one(tmp_path):
+    model = sequential_model()
+    path = tmp_path / "MODEL.KERAS"
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "model.keras").rename(path)
+    loaded = dv.load_model(path)
+    x = np.random.default_rng(0).random((1, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

@@ -287,3 +287,8 @@ def test_load_entry_points_from_a_given_list(plugin_path):
     registry.load_entry_points(chosen)
     assert list(registry.all()) == ["plugin-second", "plugin-third"]
     assert registry.plugin_errors == {}
+
+
+def test_a_float_parameter_refuses_nan():
+    with pytest.raises(ParameterError, match="expected float"):
+        Parameter("noise", "float", 0.1, minimum=0.0, maximum=1.0).coerce("nan")

@@ -81,3 +81,10 @@ def test_output_target_inside_a_nested_model():
                         preprocessing="unit")
 
     assert_same_map(result.data, tape_gradient(lambda t: tf.reduce_mean(conv1(t)[..., 1]), x))
+
+
+def test_a_class_that_does_not_exist_is_refused(model, image):
+    from dial_visualization.core.errors import MethodNotApplicableError
+
+    with pytest.raises(MethodNotApplicableError, match="class 9 does not exist"):
+        dv.explain(model, image, "saliency", target=9)

@@ -30,11 +30,11 @@ def baseline_input(image, choice: str) -> np.ndarray:
     black/white are pixel values 0/255 before preprocessing, blur a Gaussian-blurred copy
     of the image, noise uniform pixels in [0, 255] from a fixed seed.
     """
-    if image.preprocessing not in PREPROCESSING:
+    preprocess = image.preprocess or PREPROCESSING.get(image.preprocessing)
+    if preprocess is None:
         raise MethodNotApplicableError(
-            f"a {choice} baseline needs a named preprocessing preset, not {image.preprocessing!r}")
-    pixels = _baseline_pixels(image.resized, choice)
-    return np.asarray(PREPROCESSING[image.preprocessing](pixels), dtype=np.float32)
+            f"a {choice} baseline needs the image's preprocessing, {image.preprocessing!r}")
+    return np.asarray(preprocess(_baseline_pixels(image.resized, choice)), dtype=np.float32)
 
 
 def _baseline_pixels(resized: np.ndarray, choice: str) -> np.ndarray:
