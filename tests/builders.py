@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def sequential_model(channels=3, size=16, classes=4, seed=0):
@@ -58,3 +59,22 @@ def multi_output_model(size=16, seed=0):
 
 def random_pixels(size=16, channels=3, seed=1):
     return np.random.default_rng(seed).integers(0, 256, (size, size, channels), dtype=np.uint8)
+
+
+class SampleCounter(keras.layers.Layer):
+    """Passes its input through and counts the samples the model has been run on."""
+
+    def build(self, input_shape):
+        self.seen = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                    dtype="int32", name="seen")
+
+    def call(self, x):
+        self.seen.assign_add(tf.shape(x)[0])
+        return x
+
+
+def counting_model():
+    """sequential_model behind a SampleCounter: (model, counter); counter.seen counts samples."""
+    inputs = keras.Input((16, 16, 3))
+    counter = SampleCounter(name="counter")
+    return keras.Model(inputs, sequential_model()(counter(inputs))), counter

@@ -5,29 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from builders import random_pixels, residual_model, sequential_model
+from builders import counting_model, random_pixels, residual_model, sequential_model
 from dial_visualization.core.context import Context
 from dial_visualization.core.errors import Cancelled
 from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
-
-
-class SampleCounter(keras.layers.Layer):
-    """Passes its input through and counts the samples the model has been run on."""
-
-    def build(self, input_shape):
-        self.seen = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                    dtype="int32", name="seen")
-
-    def call(self, x):
-        self.seen.assign_add(tf.shape(x)[0])
-        return x
-
-
-def counting_model():
-    inputs = keras.Input((16, 16, 3))
-    counter = SampleCounter(name="counter")
-    return keras.Model(inputs, sequential_model()(counter(inputs))), counter
 
 
 def explain(model, index=None, progress=None, should_stop=None, **params):
