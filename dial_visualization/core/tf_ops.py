@@ -91,19 +91,44 @@ def _activation_is(activation, name: str) -> bool:
     return getattr(activation, "__name__", None) == name
 
 
-class _ActivationOverride:
-    """Stands in for a layer inside its own ``call``, with another ``activation``."""
+def _is_strided_pointwise(layer) -> bool:
+    """A 1x1 ``Conv2D`` with stride > 1: its input gradient corrupts oneDNN's heap (see
+    ``core/tf_environment.py``); it is computed as a strided slice then a stride-1 1x1
+    convolution instead, which is numerically identical (for "same" and "valid" padding,
+    the 1x1 windows of a strided convolution start at pixels 0, s, 2s, ...)."""
+    return (type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (1, 1)
+            and tuple(layer.strides) != (1, 1) and tuple(layer.dilation_rate) == (1, 1)
+            and layer.data_format == "channels_last")
 
-    def __init__(self, layer, activation):
-        self._layer = layer
-        self.activation = activation
 
-    def __getattr__(self, name):
-        return getattr(self._layer, name)
+def _with_attributes(layer, **attributes):
+    """A shallow copy of ``layer`` (same variables) whose ``call`` sees other attributes.
+
+    A real instance of the layer's class, so ``super()`` and isinstance checks inside
+    ``call`` work; the user's layer itself is never modified.
+    """
+    copy = object.__new__(type(layer))
+    copy.__dict__.update(layer.__dict__)
+    for name, value in attributes.items():
+        object.__setattr__(copy, name, value)
+    return copy
 
 
-def _call_with_activation(layer, activation, *args, **kwargs):
-    return type(layer).call(_ActivationOverride(layer, activation), *args, **kwargs)
+def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None):
+    """``layer(*args, **kwargs)``, with its activation and 1x1 strides replaced as needed."""
+    attributes = {}
+    activation = getattr(layer, "activation", None)
+    if drop_squashing and any(_activation_is(activation, n) for n in _SQUASHING):
+        attributes["activation"] = keras.activations.linear
+    elif relu is not None and _activation_is(activation, "relu"):
+        attributes["activation"] = relu
+    if _is_strided_pointwise(layer):
+        rows, columns = layer.strides
+        args = (args[0][:, ::rows, ::columns, :],) + tuple(args[1:])
+        attributes["strides"] = (1, 1)
+    if not attributes:
+        return layer(*args, **kwargs)
+    return type(layer).call(_with_attributes(layer, **attributes), *args, **kwargs)
 
 
 def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable | None = None,
@@ -131,14 +156,12 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
             inputs = args[0] if len(args) == 1 else list(args)
             out = run(layer, inputs, path + PATH_SEPARATOR)
             out = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
-        elif path == logits_path:
-            out = _call_without_squashing(layer, *args, **kwargs)
+        elif path == logits_path and _is_squashing_layer(layer):
+            out = args[0]
         elif relu is not None and is_relu(layer):
             out = relu(*args)
-        elif relu is not None and _activation_is(getattr(layer, "activation", None), "relu"):
-            out = _call_with_activation(layer, relu, *args, **kwargs)
         else:
-            out = layer(*args, **kwargs)
+            out = _call(layer, args, kwargs, drop_squashing=path == logits_path, relu=relu)
         if path in taps:
             recorded[path] = out
         return out
@@ -153,14 +176,11 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
     return outputs, recorded
 
 
-def _call_without_squashing(layer, *args, **kwargs):
-    if isinstance(layer, keras.layers.Softmax) or (
-            isinstance(layer, keras.layers.Activation)
-            and any(_activation_is(layer.activation, n) for n in _SQUASHING)):
-        return args[0]
-    if any(_activation_is(getattr(layer, "activation", None), n) for n in _SQUASHING):
-        return _call_with_activation(layer, keras.activations.linear, *args, **kwargs)
-    return layer(*args, **kwargs)
+def _is_squashing_layer(layer) -> bool:
+    """A ``Softmax`` layer or a softmax/sigmoid ``Activation`` layer."""
+    return isinstance(layer, keras.layers.Softmax) or (
+        isinstance(layer, keras.layers.Activation)
+        and any(_activation_is(layer.activation, n) for n in _SQUASHING))
 
 
 def select(outputs, output_index: int):

@@ -1,8 +1,11 @@
 """Gradients through 1x1 stride-2 convolutions must not crash the process (oneDNN bug).
 
-Each check runs in a fresh Python process, started WITHOUT ``TF_ENABLE_ONEDNN_OPTS`` in its
-environment, so a native crash fails the test instead of killing the test run and the
-package's own remedy (core/tf_environment.py) is what is tested.
+Each check runs in a fresh Python process, so a native crash fails the test instead of
+killing the test run. Started WITHOUT ``TF_ENABLE_ONEDNN_OPTS``, the package's own remedy
+(core/tf_environment.py) is what is tested. With oneDNN explicitly ON (a host that loaded
+TensorFlow first), the methods must survive too, and the graph walker's rewrite of those
+convolutions (core/tf_ops.py) must keep even an eager gradient (the form that crashes every
+time here) alive.
 """
 
 import os
@@ -52,17 +55,49 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+EAGER_WALKER_SCRIPT = textwrap.dedent("""
+    import sys
+    import dial_visualization
+    import keras, tensorflow as tf
+    from dial_visualization.core.tf_ops import forward
+
+    size, channels = int(sys.argv[1]), int(sys.argv[2])
+    inputs = keras.Input((size, size, channels))
+    shortcut = keras.layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False)(inputs)
+    model = keras.Model(inputs, shortcut)
+    x = tf.zeros((1, size, size, channels))
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(forward(model, x)[0])
+        tape.gradient(total, x)
+    print("ALL-OK")
+""")
+
+
 def _clean_environment():
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return env
 
 
+@pytest.mark.parametrize("onednn", [None, "1"], ids=["package-default", "onednn-on"])
 @pytest.mark.parametrize("feature_channels", [0, 8], ids=["rgb-input", "8-channel-features"])
-def test_every_gradient_method_survives_projection_shortcuts(feature_channels):
+def test_every_gradient_method_survives_projection_shortcuts(feature_channels, onednn):
     script = SCRIPT.replace("{methods!r}", repr(GRADIENT_METHODS))
+    env = _clean_environment()
+    if onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = onednn
     done = subprocess.run([sys.executable, "-c", script, str(feature_channels)],
-                          capture_output=True, text=True, env=_clean_environment(), timeout=600)
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0 and "ALL-OK" in done.stdout, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("size, channels", [(32, 3), (32, 8), (224, 3)])
+def test_the_walker_rewrite_survives_eager_gradients_with_onednn_on(size, channels):
+    env = {**_clean_environment(), "TF_ENABLE_ONEDNN_OPTS": "1"}
+    done = subprocess.run([sys.executable, "-c", EAGER_WALKER_SCRIPT, str(size), str(channels)],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0 and "ALL-OK" in done.stdout, done.stderr[-3000:]
 
 
