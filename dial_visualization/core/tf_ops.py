@@ -290,7 +290,7 @@ def layer_output_function(model, layers: tuple[str, ...], *, output_index: int =
 # --------------------------------------------------------------------------- batching
 
 def auto_batch_size(model: keras.Model, with_gradient: bool = True,
-                    budget_bytes: int = 512 * 2**20, maximum: int = 64) -> int:
+                    budget_bytes: int = 2**30, maximum: int = 64) -> int:
     """A batch whose activations (x3 with gradients) fit in ``budget_bytes``."""
     from .inspect import LayerTree
 
