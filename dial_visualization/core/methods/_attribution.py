@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import Context, Target
-from ..registry import NodeType
+from ..registry import NodeType, Parameter
 from ..result import Result
 from ..tf_ops import class_index
 
 #: The objective index meaning "the mean over all channels of the layer".
 ALL_CHANNELS = -1
+
+
+def batch_size_parameter(what: str) -> Parameter:
+    """The ``batch_size`` parameter of the batched methods (0: sized from the model)."""
+    return Parameter("batch_size", "int", 0, f"{what} (0: automatic)", 0, 4096)
 
 
 def resolve_objective(context: Context, target: Target) -> tuple[np.ndarray, str | None, int, Target]:

@@ -17,7 +17,7 @@ from ..errors import MethodNotApplicableError
 from ..images import PREPROCESSING
 from ..registry import NodeType, Parameter, algorithm
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ._attribution import heatmap_result, resolve_objective
+from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
 
 BASELINES = ("black", "white", "blur", "noise")
 DEFAULT_STEPS = 64
@@ -99,8 +99,7 @@ def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_ST
         Parameter("baseline", "choice", "black",
                   "the reference image: black (0), white (255), blurred input, or noise",
                   choices=BASELINES),
-        Parameter("batch_size", "int", 0, "path points per gradient call (0: automatic)",
-                  0, 4096),
+        batch_size_parameter("path points per gradient call"),
     ),
 )
 def integrated_gradients_method(context, target, params, progress, should_stop):

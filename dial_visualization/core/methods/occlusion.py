@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from ..registry import NodeType, Parameter, algorithm
 from ..tf_ops import auto_batch_size, batches, score_function
-from ._attribution import heatmap_result, resolve_objective
+from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
 
 
 def window_starts(size: int, patch: int, stride: int) -> list[int]:
@@ -66,8 +66,7 @@ def fill_image(image: np.ndarray, fill: str, patch: int) -> np.ndarray:
                   choices=("zero", "mean", "blur")),
         Parameter("score", "choice", "probability", "class score compared: the model's "
                   "output or the logit before the softmax", choices=("probability", "logit")),
-        Parameter("batch_size", "int", 0, "occluded images per model call (0: automatic)",
-                  0, 4096),
+        batch_size_parameter("occluded images per model call"),
     ),
 )
 def occlusion(context, target, params, progress, should_stop):

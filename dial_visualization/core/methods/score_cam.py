@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from ..registry import NodeType, Parameter, algorithm
 from ..tf_ops import auto_batch_size, batches, layer_output_function, score_function
-from ._attribution import resolve_objective
+from ._attribution import batch_size_parameter, resolve_objective
 from ._cam import LAYER_PARAMETER, cam_result, target_layer, upsample
 
 
@@ -47,8 +47,7 @@ def masks(activations: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         LAYER_PARAMETER,
         Parameter("top_n", "int", 0, "evaluate only the N channels with the highest mean "
                   "activation (0: all)", 0, 100000),
-        Parameter("batch_size", "int", 0, "masked images per model call (0: automatic)",
-                  0, 4096),
+        batch_size_parameter("masked images per model call"),
     ),
 )
 def score_cam(context, target, params, progress, should_stop):

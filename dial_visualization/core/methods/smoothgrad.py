@@ -14,7 +14,7 @@ import tensorflow as tf
 from ..errors import MethodNotApplicableError
 from ..registry import NodeType, Parameter, algorithm
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ._attribution import heatmap_result, resolve_objective
+from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
 from .guided_backprop import guided_gradient_function
 from .integrated_gradients import DEFAULT_STEPS, baseline_input, integrated_gradients
 
@@ -75,7 +75,7 @@ def _within(progress, done: int, size: int, total: int):
         Parameter("noise", "float", 0.15,
                   "noise standard deviation as a fraction of the input's value range", 0, 1),
         Parameter("seed", "int", 0, "random seed of the noise", 0, 2**31 - 1),
-        Parameter("batch_size", "int", 0, "inputs per gradient call (0: automatic)", 0, 4096),
+        batch_size_parameter("inputs per gradient call"),
     ),
 )
 def smoothgrad(context, target, params, progress, should_stop):
