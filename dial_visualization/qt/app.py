@@ -26,6 +26,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from .widget import ConvVisualizationWidget
 
         self.setWindowTitle("dial-visualization")
+        self.loaded_algorithms = []
         self.widget = ConvVisualizationWidget(self)
         self.setCentralWidget(self.widget)
         self.resize(*WINDOW_SIZE)
@@ -49,6 +50,9 @@ class MainWindow(QtWidgets.QMainWindow):
             file_menu, "Export canvas as &notebook…", self.export_notebook, "Ctrl+Shift+S")
         self.load_algorithms_action = self._action(
             file_menu, "Load &algorithms…", self.load_algorithms, None)
+        self.unload_algorithms_action = self._action(
+            file_menu, "&Unload loaded algorithms", self.unload_algorithms, None)
+        self.unload_algorithms_action.setEnabled(False)
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, keys.Quit, "Ctrl+Q")
 
@@ -67,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"dial-visualization{name}")
 
     def load_algorithms(self) -> None:
+        """Ask for a ``.py`` file, warn that its code will run, then load its algorithms."""
         from .widget import yes_no_buttons
 
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
@@ -78,34 +83,52 @@ class MainWindow(QtWidgets.QMainWindow):
             self, "Run this file's code?",
             f"Loading {Path(path).name} runs the Python code in it, with your permissions.\n"
             "Load it only if you trust it.", yes_no_buttons(), buttons.No)
-        if answer != buttons.Yes:
-            return
-        try:
-            from ..core.user_algorithms import load_algorithms_file
+        if answer == buttons.Yes:
+            self.load_algorithms_from(path)
 
+    def load_algorithms_from(self, path) -> list:
+        """Register the algorithms of a ``.py`` file: they appear in the node menus at once."""
+        from ..core.user_algorithms import load_algorithms_file
+
+        try:
             algorithms = load_algorithms_file(path)
         except Exception as error:  # any error in the user's file is reported, not raised
-            self.widget.report_error(f"{Path(path).name}: {type(error).__name__}: {error}",
-                                     "Cannot load algorithms")
-            return
-        names = ", ".join(a.name for a in algorithms) or "none"
+            self.widget.report_error(f"{Path(path).name}: {error}", "Cannot load algorithms")
+            return []
+        self.loaded_algorithms += algorithms
+        self.unload_algorithms_action.setEnabled(True)
+        names = ", ".join(a.name for a in algorithms)
         self.widget.log_message(f"algorithms loaded from {Path(path).name}: {names}")
         self.statusBar().showMessage(f"loaded {len(algorithms)} algorithm(s)", 5000)
+        return algorithms
+
+    def unload_algorithms(self) -> None:
+        """Remove every algorithm loaded from files (tiles already made stay)."""
+        from ..core.user_algorithms import unload_algorithms
+
+        unload_algorithms(self.loaded_algorithms)
+        names = ", ".join(a.name for a in self.loaded_algorithms)
+        self.loaded_algorithms = []
+        self.unload_algorithms_action.setEnabled(False)
+        self.widget.log_message(f"algorithms unloaded: {names}")
 
     def export_notebook(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
             self, "Export canvas as notebook", "canvas.ipynb", "Jupyter notebook (*.ipynb)")
-        if not path:
-            return
-        try:
-            from ..core.notebook import write_notebook
+        if path:
+            self.export_notebook_to(path)
 
+    def export_notebook_to(self, path) -> bool:
+        """Write a notebook whose cells reproduce every tile with the notebook API."""
+        from ..core.notebook import write_notebook
+
+        try:
             write_notebook(self.widget.session(), path)
-        except Exception as error:
-            self.widget.report_error(f"cannot write the notebook: {type(error).__name__}: "
-                                     f"{error}", "Export failed")
-            return
+        except Exception as error:  # e.g. nbformat missing, a model that came from no file
+            self.widget.report_error(f"cannot write the notebook: {error}", "Export failed")
+            return False
         self.widget.log_message(f"notebook written to {path}")
+        return True
 
     def closeEvent(self, event):
         self.widget.shutdown()
