@@ -29,7 +29,7 @@ from ..core.result import Result
 from ..core.session import RunRecord, Session
 from .compat import combine
 from .layer_models import LayerTableModel, LayerTreeModel
-from .worker import RunJob, RunQueue
+from .worker import RunJob, RunQueue, in_background
 
 UI_FILE = Path(__file__).resolve().parent.parent / "ui" / "ConvVisualizer.ui"
 IMAGE_VIEW_SIZE = 200
@@ -166,17 +166,16 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         the user confirms it."""
         path = str(path)
         try:
-            with _wait_cursor():
-                try:
-                    model = load_model(path)
-                except UnsafeModelError as error:
-                    question = (f"{error}\n\nLoading it runs code stored in the file. "
-                                "Load it anyway?")
-                    if not self.ask_confirmation("Untrusted model", question):
-                        self.log_message(f"{Path(path).name} not loaded (not confirmed)")
-                        self.status_bar.showMessage(f"{Path(path).name} not loaded", 10000)
-                        return False
-                    model = load_model(path, trusted=True)
+            try:
+                model = self._read_model(path)
+            except UnsafeModelError as error:
+                question = (f"{error}\n\nLoading it runs code stored in the file. "
+                            "Load it anyway?")
+                if not self.ask_confirmation("Untrusted model", question):
+                    self.log_message(f"{Path(path).name} not loaded (not confirmed)")
+                    self.status_bar.showMessage(f"{Path(path).name} not loaded", 10000)
+                    return False
+                model = self._read_model(path, trusted=True)
         except DialVisualizationError as error:
             self.report_error(str(error), "Cannot open model")
             return False
@@ -185,6 +184,16 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
                               "Cannot open model")
             return False
         return self.set_model(model, path)
+
+    def _read_model(self, path: str, trusted: bool = False):
+        """The file is read on a thread: the window keeps painting meanwhile, and takes no
+        input until the model is there."""
+        self.setEnabled(False)
+        try:
+            with _wait_cursor():
+                return in_background(load_model, path, trusted=trusted)
+        finally:
+            self.setEnabled(True)
 
     def set_image(self, path_or_array) -> bool:
         """Load an image (path, array or Pillow image) for the model; kept if none is set yet."""

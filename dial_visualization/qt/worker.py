@@ -179,3 +179,33 @@ class RunQueue(QtCore.QObject):
         if not self._jobs:
             _hold_heap(False)
             self.busy_changed.emit(False)
+
+
+def in_background(function, *args, poll_ms: int = 20, **kwargs):
+    """``function(*args, **kwargs)`` on a thread, while the GUI's event loop keeps running.
+
+    For short heavy work whose caller needs the result at once (loading a model file):
+    the window keeps painting and answering timers meanwhile. Returns the result, or raises
+    the function's error in the calling thread.
+    """
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # handed to the caller below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=work, name="dial-visualization-load", daemon=True)
+    loop = QtCore.QEventLoop()
+    timer = QtCore.QTimer()
+    timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+    thread.start()
+    timer.start(poll_ms)
+    if thread.is_alive():
+        (loop.exec if hasattr(loop, "exec") else loop.exec_)()
+    timer.stop()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -133,3 +133,28 @@ def test_closing_the_widget_stops_the_worker(demo_widget, slow_algorithms, qtbot
     assert time.monotonic() - started < 5
     assert job.state == "cancelled"
     assert slow_algorithms["stopped_at"] is not None
+
+
+def test_the_gui_keeps_painting_while_a_model_file_loads(widget, qtbot, tmp_path):
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    for _ in range(150):  # many layers: seconds of deserialisation, all in Python
+        x = keras.layers.Conv2D(4, 3, padding="same")(x)
+    path = tmp_path / "deep.keras"
+    keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x)).save(path)
+    ticks, enabled_during_load = [], []
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: (ticks.append(time.perf_counter()),
+                                   enabled_during_load.append(widget.isEnabled())))
+    timer.start()
+    started = time.perf_counter()
+    assert widget.load_model_file(path)
+    took = time.perf_counter() - started
+    timer.stop()
+    assert took > 0.2, "the model should take a while to load"
+    assert len(ticks) >= 5, f"the event loop did not run while loading ({len(ticks)} ticks)"
+    assert not any(enabled_during_load), "input must be blocked while the model loads"
+    assert widget.isEnabled() and widget.model is not None
