@@ -53,8 +53,8 @@ def onednn_enabled() -> bool:
 
 def configure() -> None:
     """Turn oneDNN off if TensorFlow is not loaded yet; warn with the fix if it is on."""
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault(VARIABLE, "0")
+    if "tensorflow" not in sys.modules and not os.environ.get(VARIABLE, "").strip():
+        os.environ[VARIABLE] = "0"  # unset or empty; an explicit choice is kept
     if onednn_enabled():
         warnings.warn(
             "TensorFlow runs with oneDNN on: on AVX-512 CPUs, gradients through 1x1 "

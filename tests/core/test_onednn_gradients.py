@@ -108,6 +108,14 @@ def test_importing_the_package_first_turns_onednn_off():
     assert done.stdout.strip() == "0", done.stderr[-2000:]
 
 
+def test_an_empty_setting_counts_as_unset():
+    env = {**_clean_environment(), "TF_ENABLE_ONEDNN_OPTS": ""}
+    code = "import os, dial_visualization; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.stdout.strip() == "0", done.stderr[-2000:]
+
+
 def test_tensorflow_loaded_first_with_onednn_gets_a_warning_with_the_fix():
     code = ("import warnings, tensorflow\n"
             "with warnings.catch_warnings(record=True) as caught:\n"
