@@ -72,8 +72,8 @@ def restore_node(session: Session):
 def _restore_canvas(widget, session: Session) -> None:
     """Reload the files and queue every run again (the results themselves are not saved)."""
     try:
-        if session.model_path:
-            widget.load_model_file(session.model_path)
+        if session.model_path and widget.load_model_file(session.model_path):
+            widget.set_output_index(session.output_index)
         if session.preprocessing in PREPROCESSING:
             widget.set_preprocessing(session.preprocessing)
         if session.image_path:

@@ -90,6 +90,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self._labels: list[str] | None = None
         self._labels_source = ""
         self._preprocessing: str | Callable = "unit"
+        self._output_index = 0
         self._generation = 0
         self._message_boxes: list[QtWidgets.QMessageBox] = []
         self._run_rows: dict[int, QtWidgets.QWidget] = {}
@@ -117,6 +118,11 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         return self._labels
 
     @property
+    def output_index(self) -> int:
+        """Which model output the Prediction node and the methods explain."""
+        return self._output_index
+
+    @property
     def busy(self) -> bool:
         """Whether runs are queued or running."""
         return self._queue.busy()
@@ -140,6 +146,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self._model = model
         self._model_source = str(source) if model is not None else ""
         if model is None:
+            self._fill_outputs(None)
             self._set_tree_models(None, 0)
             self._image = None
             self._show_image()
@@ -147,7 +154,9 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             self.log_message("model cleared")
             self.model_changed.emit(None)
             return True
-        self._set_tree_models(tree, int(model.outputs[0].shape[-1] or 0))
+        self._output_index = 0
+        self._fill_outputs(model)
+        self._set_tree_models(tree, self._class_count())
         self._select_preprocessing(detect_preprocessing(model) or "unit")
         name = Path(self._model_source).name if self._model_source else model.name
         self.model_path_label.setText(name)
@@ -227,6 +236,19 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         else:
             self.labels_path_label.setText("No labels")
 
+    def set_output_index(self, index: int) -> bool:
+        """Explain output ``index`` of a multi-output model (its classes fill the tree)."""
+        if self._model is None or not 0 <= index < len(self._model.outputs):
+            self.report_error(f"the model has no output {index}")
+            return False
+        if index != self._output_index:
+            self._output_index = index
+            self.output_combo.setCurrentIndex(index)
+            self._set_tree_models(LayerTree(self._model), self._class_count())
+            self._rank_classes()
+            self.log_message(f"explaining output {index}: {self.output_combo.currentText()}")
+        return True
+
     def load_labels_file(self, path) -> bool:
         try:
             labels = load_labels(path)
@@ -281,7 +303,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         return Session(model_path=self._model_source,
                        image_path=str(image_path) if image_path else None,
                        preprocessing=preprocessing, labels_path=self._labels_source or None,
-                       output_index=0,
+                       output_index=self._output_index,
                        runs=[tile.record for tile in self.canvas.tiles() if tile.record])
 
     def jobs(self) -> list[RunJob]:
@@ -405,6 +427,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self.run_button.clicked.connect(lambda: self._run_indexes(self.layer_tree.selected_nodes()))
         self.columns_spin.valueChanged.connect(self.canvas.set_columns)
         self.preprocessing_combo.activated.connect(self._preprocessing_chosen)
+        self.output_combo.activated.connect(self.set_output_index)
         self.layer_tree.run_requested.connect(self._run_indexes)
         self.canvas.nodes_dropped.connect(self._run_nodes)
         self.canvas.files_dropped.connect(self.open_files)
@@ -437,8 +460,21 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
     def _registry(self) -> HandlerConfiguration:
         return self.registry or HandlerConfiguration.default()
 
+    def _class_count(self) -> int:
+        return int(self._model.outputs[self._output_index].shape[-1] or 0)
+
+    def _fill_outputs(self, model) -> None:
+        """One entry per model output; the row is shown only when there is a choice."""
+        self.output_combo.clear()
+        outputs = model.outputs if model is not None else []
+        for position, tensor in enumerate(outputs):
+            layer = tensor._keras_history[0].name
+            self.output_combo.addItem(f"{position}: {layer} {tuple(tensor.shape)}", position)
+        self.output_label.setVisible(len(outputs) > 1)
+        self.output_combo.setVisible(len(outputs) > 1)
+
     def _context(self) -> Context:
-        return Context(model=self._model, image=self._image, output_index=0,
+        return Context(model=self._model, image=self._image, output_index=self._output_index,
                        labels=list(self._labels) if self._labels else None,
                        device=self.device())
 
