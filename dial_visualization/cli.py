@@ -63,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _open(command: str, rest: list[str]) -> int:
     if command == "graph":
-        from .hosts.node_graph import main as graph_main
-
+        try:
+            from .hosts.node_graph import main as graph_main
+        except ImportError as error:
+            print(f"error: the node graph needs NodeGraphQt ({error}); install it with "
+                  "pip install \"dial-visualization[graph]\"", file=sys.stderr)
+            return 2
         return graph_main(rest)
     from .qt.app import main as app_main
 
