@@ -1,5 +1,6 @@
 """The command line end to end on the demo model: files written, values, errors."""
 
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,13 @@ def test_the_console_entry_runs_as_a_module(tmp_path):
     done = subprocess.run([sys.executable, "-m", "dial_visualization", "methods"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "grad-cam" in done.stdout, done.stderr[-2000:]
+
+
+def test_graph_without_node_graph_qt_says_what_to_install():
+    code = ("import sys; sys.modules['NodeGraphQt'] = None\n"
+            "from dial_visualization.cli import main\n"
+            "sys.exit(main(['graph']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 2
+    assert "dial-visualization[graph]" in done.stderr
