@@ -2,8 +2,8 @@
 
 ``main(["--model", m, "--image", i, "--labels", l])`` preloads files; with none of them it
 opens the built-in demo model and its first image. ``--screenshot PATH`` renders the window
-offscreen (after one ``--run METHOD`` result on the top prediction, if asked), saves it as a
-PNG and exits.
+offscreen (after a result of each ``--run METHOD`` on the top prediction, if asked), saves
+it as a PNG and exits.
 """
 
 from __future__ import annotations
@@ -145,8 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--preprocessing", help="none, unit, symmetric, caffe or torch")
     parser.add_argument("--screenshot", metavar="PATH",
                         help="render the window offscreen, save it as PNG and exit")
-    parser.add_argument("--run", metavar="METHOD",
-                        help="with --screenshot: first run METHOD on the top prediction")
+    parser.add_argument("--run", metavar="METHOD", action="append", default=[],
+                        help="with --screenshot: first run METHOD on the top prediction "
+                             "(repeatable: one tile each)")
     return parser
 
 
@@ -221,8 +222,8 @@ def main(argv=None) -> int:
     ok = _preload(window, options)
     if not options.screenshot:
         return app.exec()
-    if options.run:
-        ok &= _run_for_screenshot(window.widget, options.run)
+    for method in options.run:
+        ok &= _run_for_screenshot(window.widget, method)
     window.widget.wait_until_idle()
     for _ in range(3):
         app.processEvents()

@@ -168,3 +168,9 @@ def test_export_canvas_as_notebook_writes_the_runs(window, qtbot, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     assert "dv.explain(" in code and "'grad-cam'" in code
+
+
+def test_every_run_given_is_made_before_the_screenshot(qapp, tmp_path, demo):
+    shot = tmp_path / "two.png"
+    assert app.main(["--screenshot", str(shot), "--run", "grad-cam", "--run", "saliency"]) == 0
+    assert app.main(["--screenshot", str(shot), "--run", "grad-cam", "--run", "nothing"]) == 1
