@@ -75,65 +75,55 @@ EAGER_WALKER_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _clean_environment():
+def _python(code, *args, onednn=None, timeout=300):
+    """Run ``code`` in a fresh Python whose TF_ENABLE_ONEDNN_OPTS is ``onednn`` (None: unset)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    return env
+    if onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = onednn
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=timeout)
 
 
 @pytest.mark.parametrize("onednn", [None, "1"], ids=["package-default", "onednn-on"])
 @pytest.mark.parametrize("feature_channels", [0, 8], ids=["rgb-input", "8-channel-features"])
 def test_every_gradient_method_survives_projection_shortcuts(feature_channels, onednn):
     script = SCRIPT.replace("{methods!r}", repr(GRADIENT_METHODS))
-    env = _clean_environment()
-    if onednn is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = onednn
-    done = subprocess.run([sys.executable, "-c", script, str(feature_channels)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = _python(script, feature_channels, onednn=onednn, timeout=600)
     assert done.returncode == 0 and "ALL-OK" in done.stdout, done.stderr[-3000:]
 
 
 @pytest.mark.parametrize("size, channels", [(32, 3), (32, 8), (224, 3)])
 def test_the_walker_rewrite_survives_eager_gradients_with_onednn_on(size, channels):
-    env = {**_clean_environment(), "TF_ENABLE_ONEDNN_OPTS": "1"}
-    done = subprocess.run([sys.executable, "-c", EAGER_WALKER_SCRIPT, str(size), str(channels)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = _python(EAGER_WALKER_SCRIPT, size, channels, onednn="1")
     assert done.returncode == 0 and "ALL-OK" in done.stdout, done.stderr[-3000:]
 
 
-def test_importing_the_package_first_turns_onednn_off():
-    code = "import os, dial_visualization, tensorflow; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=_clean_environment(), timeout=300)
+#: Imports the package, then TensorFlow; prints the oneDNN setting TensorFlow saw.
+SETTING_AFTER_PACKAGE = ("import os, dial_visualization, tensorflow; "
+                         "print(os.environ['TF_ENABLE_ONEDNN_OPTS'])")
+
+
+@pytest.mark.parametrize("onednn", [None, ""], ids=["unset", "empty"])
+def test_importing_the_package_first_turns_onednn_off(onednn):
+    done = _python(SETTING_AFTER_PACKAGE, onednn=onednn)
     assert done.stdout.strip() == "0", done.stderr[-2000:]
 
 
-def test_an_empty_setting_counts_as_unset():
-    env = {**_clean_environment(), "TF_ENABLE_ONEDNN_OPTS": ""}
-    code = "import os, dial_visualization; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.stdout.strip() == "0", done.stderr[-2000:]
+#: Imports TensorFlow, then the package; prints the OneDNNWarning messages it gave.
+WARNINGS_AFTER_TENSORFLOW = (
+    "import warnings, tensorflow\n"
+    "with warnings.catch_warnings(record=True) as caught:\n"
+    "    warnings.simplefilter('always')\n"
+    "    import dial_visualization\n"
+    "print([str(w.message) for w in caught if w.category.__name__ == 'OneDNNWarning'])")
 
 
 def test_tensorflow_loaded_first_with_onednn_gets_a_warning_with_the_fix():
-    code = ("import warnings, tensorflow\n"
-            "with warnings.catch_warnings(record=True) as caught:\n"
-            "    warnings.simplefilter('always')\n"
-            "    import dial_visualization\n"
-            "print([str(w.message) for w in caught if w.category.__name__ == 'OneDNNWarning'])")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=_clean_environment(), timeout=300)
+    done = _python(WARNINGS_AFTER_TENSORFLOW)
     assert "TF_ENABLE_ONEDNN_OPTS=0" in done.stdout, done.stderr[-2000:]
 
 
 def test_an_explicit_user_choice_is_respected():
-    env = {**_clean_environment(), "TF_ENABLE_ONEDNN_OPTS": "0"}
-    code = ("import warnings, tensorflow\n"
-            "with warnings.catch_warnings(record=True) as caught:\n"
-            "    warnings.simplefilter('always')\n"
-            "    import dial_visualization\n"
-            "print(len([w for w in caught if w.category.__name__ == 'OneDNNWarning']))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.stdout.strip() == "0", done.stderr[-2000:]
+    done = _python(WARNINGS_AFTER_TENSORFLOW, onednn="0")
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
