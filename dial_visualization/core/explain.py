@@ -21,6 +21,14 @@ def default_target(algorithm, layer: str | None, index: int | None) -> Target:
     return Target(node_type, layer, index)
 
 
+def check_node_type(algorithm, target: Target) -> None:
+    """Refuse a target whose node type the algorithm does not declare."""
+    if target.node_type not in algorithm.node_types:
+        kinds = ", ".join(sorted(t.value for t in algorithm.node_types))
+        raise MethodNotApplicableError(
+            f"{algorithm.name} works on {kinds} nodes, not on {target.node_type.value}")
+
+
 def run(algorithm_id: str, context: Context, target: Target | None = None,
         params: dict[str, Any] | None = None, *, layer: str | None = None,
         index: int | None = None, progress: Callable[[float], None] | None = None,
@@ -29,10 +37,7 @@ def run(algorithm_id: str, context: Context, target: Target | None = None,
     """Run ``algorithm_id`` on ``context`` for ``target`` with checked ``params``."""
     algorithm = (registry or HandlerConfiguration.default()).get(algorithm_id)
     target = target or default_target(algorithm, layer, index)
-    if target.node_type not in algorithm.node_types:
-        kinds = ", ".join(sorted(t.value for t in algorithm.node_types))
-        raise MethodNotApplicableError(
-            f"{algorithm.id} works on {kinds} nodes, not on {target.node_type.value}")
+    check_node_type(algorithm, target)
     resolved = algorithm.resolve_params(params)
     with device_scope(context.device):
         result = algorithm.run(context, target, resolved, progress or (lambda f: None),

@@ -18,6 +18,7 @@ from qtpy import QtCore, QtGui, QtWidgets
 from qtpy.uic import loadUi
 
 from ..core.context import Context, Target
+from ..core.explain import check_node_type
 from ..core.errors import DialVisualizationError, MethodNotApplicableError, UnsafeModelError
 from ..core.images import PREPROCESSING, InputImage, detect_preprocessing, load_image
 from ..core.images import resolve_preprocessing
@@ -266,10 +267,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             algorithm = self._registry().get(algorithm_id)
             if self._model is None:
                 raise MethodNotApplicableError("open a model first")
-            if target.node_type not in algorithm.node_types:
-                kinds = ", ".join(sorted(t.value for t in algorithm.node_types))
-                raise MethodNotApplicableError(
-                    f"{algorithm.name} works on {kinds} nodes, not on {target.node_type.value}")
+            check_node_type(algorithm, target)
             resolved = (self.params_form.remembered(algorithm) if params is None
                         else algorithm.resolve_params(params))
         except DialVisualizationError as error:
