@@ -184,18 +184,21 @@ def test_unbuilt_subclassed_model_is_refused():
         dv.load_model(Unbuilt())
 
 
+def _assert_loads_only_when_trusted(path, model):
+    with pytest.raises(UnsafeModelError, match="trusted") as error:
+        dv.load_model(path)
+    _assert_one_line(error)
+    loaded = dv.load_model(path, trusted=True)
+    x = _batch(model)
+    np.testing.assert_allclose(_outputs(loaded, x)[0], _outputs(model, x)[0], rtol=1e-5, atol=1e-6)
+
+
 def test_lambda_layer_in_keras_file_needs_trust(tmp_path):
     model = _lambda_model()
     path = tmp_path / "lambda.keras"
     model.save(path)
 
-    with pytest.raises(UnsafeModelError, match="trusted") as error:
-        dv.load_model(path)
-    _assert_one_line(error)
-
-    loaded = dv.load_model(path, trusted=True)
-    x = _batch(model)
-    np.testing.assert_allclose(_outputs(loaded, x)[0], _outputs(model, x)[0], rtol=1e-5, atol=1e-6)
+    _assert_loads_only_when_trusted(path, model)
 
 
 def _as_keras2_lambda_config(path):
@@ -233,13 +236,7 @@ def test_lambda_layer_in_h5_file_needs_trust(tmp_path, keras2_style, nested):
     with h5py.File(path) as file:
         assert '"Lambda"' in file.attrs["model_config"]
 
-    with pytest.raises(UnsafeModelError, match="trusted") as error:
-        dv.load_model(path)
-    _assert_one_line(error)
-
-    loaded = dv.load_model(path, trusted=True)
-    x = _batch(model)
-    np.testing.assert_allclose(_outputs(loaded, x)[0], _outputs(model, x)[0], rtol=1e-5, atol=1e-6)
+    _assert_loads_only_when_trusted(path, model)
 
 
 def test_an_upper_case_suffix_loads_like_a_lower_case_one(tmp_path):
