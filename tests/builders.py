@@ -78,3 +78,24 @@ def counting_model():
     inputs = keras.Input((16, 16, 3))
     counter = SampleCounter(name="counter")
     return keras.Model(inputs, sequential_model()(counter(inputs))), counter
+
+
+class StopAfterFirstBatch:
+    """``progress``/``should_stop`` callbacks asking to stop once a batch has reported;
+    ``samples_after_stop()`` says how many samples the counted model saw after that."""
+
+    def __init__(self, counter: SampleCounter):
+        self.counter = counter
+        self.reported = []
+        self.seen_at_stop = None
+
+    def progress(self, fraction):
+        self.reported.append(fraction)
+
+    def should_stop(self):
+        if self.reported and self.seen_at_stop is None:
+            self.seen_at_stop = int(self.counter.seen.numpy())
+        return bool(self.reported)
+
+    def samples_after_stop(self):
+        return int(self.counter.seen.numpy()) - self.seen_at_stop

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from builders import counting_model, random_pixels, residual_model
+from builders import StopAfterFirstBatch, counting_model, random_pixels, residual_model
 from dial_visualization.core.context import Context
 from dial_visualization.core.errors import Cancelled
 from dial_visualization.core.explain import run
@@ -110,15 +110,9 @@ def test_progress_rises_to_one(model):
 
 def test_stopping_cancels_within_one_batch():
     model, counter = counting_model()
-    reported, seen_at_stop = [], []
-
-    def should_stop():
-        if reported:
-            seen_at_stop.append(int(counter.seen.numpy()))
-        return bool(reported)
-
+    stop = StopAfterFirstBatch(counter)
     with pytest.raises(Cancelled):
-        explain(model, patch=4, stride=2, batch_size=5, progress=reported.append,
-                should_stop=should_stop)
-    assert reported == [5 / 49]
-    assert int(counter.seen.numpy()) - seen_at_stop[0] <= 5
+        explain(model, patch=4, stride=2, batch_size=5, progress=stop.progress,
+                should_stop=stop.should_stop)
+    assert stop.reported == [5 / 49]
+    assert stop.samples_after_stop() <= 5

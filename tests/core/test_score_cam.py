@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from builders import counting_model, random_pixels, residual_model, sequential_model
+from builders import (StopAfterFirstBatch, counting_model, random_pixels, residual_model,
+                      sequential_model)
 from dial_visualization.core.context import Context
 from dial_visualization.core.errors import Cancelled
 from dial_visualization.core.explain import run
@@ -76,14 +77,8 @@ def test_progress_rises_to_one():
 
 def test_stopping_cancels_within_one_batch():
     model, counter = counting_model()
-    reported, seen_at_stop = [], []
-
-    def should_stop():
-        if reported:
-            seen_at_stop.append(int(counter.seen.numpy()))
-        return bool(reported)
-
+    stop = StopAfterFirstBatch(counter)
     with pytest.raises(Cancelled):
-        explain(model, batch_size=2, progress=reported.append, should_stop=should_stop)
-    assert len(reported) == 1 and reported[0] < 1.0
-    assert int(counter.seen.numpy()) - seen_at_stop[0] <= 2
+        explain(model, batch_size=2, progress=stop.progress, should_stop=stop.should_stop)
+    assert len(stop.reported) == 1 and stop.reported[0] < 1.0
+    assert stop.samples_after_stop() <= 2
