@@ -13,6 +13,7 @@ from dial_visualization.core.context import Context, Target
 from dial_visualization.core.errors import Cancelled, MethodNotApplicableError, ParameterError
 from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
+from dial_visualization.core.methods import activation_maximization
 from dial_visualization.core.registry import HandlerConfiguration, NodeType
 
 METHOD = "activation-maximization"
@@ -123,24 +124,53 @@ def test_pixel_parameterization_equals_plain_adam_gradient_ascent(cnn):
     np.testing.assert_allclose(result.data[0], expected, atol=0.02)
 
 
-def test_should_stop_stops_within_one_step(cnn):
+@pytest.mark.parametrize("chunk_seconds", [0.0, 1e9])
+def test_chunks_of_steps_per_traced_call_do_not_change_the_result(cnn, monkeypatch,
+                                                                   chunk_seconds):
+    params = {"steps": 12, "frame_every": 4, "jitter": 2, "scale": 0.1, "seed": 3}
+    default = maximize(cnn, **params)
+    monkeypatch.setattr(activation_maximization, "CHUNK_SECONDS", chunk_seconds)
+    chunked = maximize(cnn, **params)
+    np.testing.assert_allclose(chunked.frames, default.frames, atol=1e-3)
+    np.testing.assert_allclose(chunked.info["objective_end"], default.info["objective_end"],
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("done, seconds_per_step, expected", [
+    (0, None, 1),        # the first call: one step, timed
+    (1, 0.01, 10),       # then about CHUNK_SECONDS of steps
+    (1, 0.001, 15),      # never past the next frame (16)
+    (16, 0.5, 1),        # at least one step
+    (250, 1e-6, 6),      # never past the last step (256)
+])
+def test_chunk_is_about_a_tenth_of_a_second_and_ends_at_frames(done, seconds_per_step,
+                                                                expected):
+    assert activation_maximization.CHUNK_SECONDS == 0.1
+    assert activation_maximization._chunk(done, 256, 16, seconds_per_step) == expected
+
+
+@pytest.mark.parametrize("chunk_seconds", [0.0, 1e9])
+def test_should_stop_stops_before_the_next_chunk(cnn, monkeypatch, chunk_seconds):
+    monkeypatch.setattr(activation_maximization, "CHUNK_SECONDS", chunk_seconds)
     polls, fractions = [], []
 
     def should_stop():
         polls.append(None)
-        return len(polls) == 4
+        return len(polls) == 3
 
     with pytest.raises(Cancelled):
-        run(METHOD, Context(cnn), Target("output", "conv1", 0), {"steps": 32},
+        run(METHOD, Context(cnn), Target("output", "conv1", 0), {"steps": 32, "frame_every": 8},
             progress=fractions.append, should_stop=should_stop)
-    assert fractions == [1 / 32, 2 / 32, 3 / 32]
+    # one step per call, or (after the first, timed, step) up to each frame: no step runs
+    # after the stop
+    assert fractions == ([1 / 32, 2 / 32] if chunk_seconds == 0 else [1 / 32, 8 / 32])
 
 
 def test_progress_rises_to_one(cnn):
     fractions = []
     run(METHOD, Context(cnn), Target("output", "conv1", 0), {"steps": 10},
         progress=fractions.append)
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) == 10
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
 def test_whole_layer_maximizes_the_mean_of_all_channels(cnn):
@@ -186,6 +216,33 @@ def test_nested_layer_path():
     best_random = np.asarray(base(noise)).mean(axis=(1, 2)).max(axis=0)[live]
     assert np.all(end > 2 * best_random)
     assert np.all(end > 3 * np.array(result.info["objective_start"]))
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (1, 2), (-3, 4)])
+def test_jitter_rolls_whole_pixels(shift):
+    images = np.random.default_rng(0).random((2, 8, 10, 3)).astype(np.float32)
+    moved = activation_maximization._jitter_and_scale(tf.constant(images),
+                                                      tf.constant([*shift, 1.0]))
+    np.testing.assert_allclose(moved, np.roll(images, shift, axis=(1, 2)), atol=1e-6)
+
+
+def test_zoom_out_resizes_and_mirrors_the_border_zoom_in_crops_the_centre():
+    images = np.random.default_rng(0).random((1, 8, 8, 3)).astype(np.float32)
+    halved = np.asarray(activation_maximization._jitter_and_scale(
+        tf.constant(images), tf.constant([0.0, 0.0, 0.5])))
+    small = np.asarray(tf.image.resize(images, (4, 4)))
+    np.testing.assert_allclose(halved[:, 2:6, 2:6], small, atol=1e-6)
+    np.testing.assert_allclose(halved, np.pad(small, [(0, 0), (2, 2), (2, 2), (0, 0)],
+                                              mode="reflect"), atol=1e-6)
+    doubled = np.asarray(activation_maximization._jitter_and_scale(
+        tf.constant(images), tf.constant([0.0, 0.0, 2.0])))
+    enlarged = np.asarray(tf.image.resize(images, (16, 16)))
+    np.testing.assert_allclose(doubled, enlarged[:, 4:12, 4:12], atol=1e-6)
+
+
+def test_the_widest_scale_range_runs(cnn):
+    result = maximize(cnn, steps=16, scale=0.5, jitter=8, seed=5)
+    assert result.info["objective_end"][0] > result.info["objective_start"][0]
 
 
 def test_grey_model_gives_grey_images():

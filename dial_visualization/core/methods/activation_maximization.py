@@ -11,6 +11,8 @@ optimised together as one batch, each from its own noise seeded by ``(seed, chan
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -26,6 +28,13 @@ from ._attribution import ALL_CHANNELS
 from ._image_parameterization import PARAMETERIZATIONS
 
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+#: Steps run in one traced call last about this long (the chunk's measured step time), so
+#: that a cancel waits at most this long while no step pays a Python round trip.
+CHUNK_SECONDS = 0.1
+
+#: The parameters that weigh a regulariser: 0 turns it off.
+REGULARIZERS = ("total_variation", "l2", "blur")
 
 #: Image size for models that accept any size, when ``size`` is 0.
 FREE_MODEL_SIZE = 128
@@ -47,7 +56,7 @@ FREE_MODEL_SIZE = 128
                   2 ** 31 - 1),
         Parameter("jitter", "int", 4, "random shift of the image each step, in pixels", 0, 256),
         Parameter("scale", "float", 0.05, "random rescale each step by up to this fraction",
-                  0.0, 0.9),
+                  0.0, 0.5),
         Parameter("blur", "float", 0.0, "Gaussian blur (sigma, pixels) after every step; "
                   "0 = off", 0.0, 32.0),
         Parameter("total_variation", "float", 0.0, "weight of the total variation penalty "
@@ -81,8 +90,9 @@ def activation_maximization(context, target, params, progress, should_stop):
     score = _score(model, target.layer, context.output_index, PREPROCESSING[preprocessing])
     render = traced(model, ("activation-maximization-render",) + key,
                     lambda: _render_function(image, score))
-    step = traced(model, ("activation-maximization-step", params["blur"] > 0) + key,
-                  lambda: _step_function(image, score, params["blur"] > 0))
+    regularizers = tuple(name for name in REGULARIZERS if params[name] > 0)  # traced: the rest
+    ascend = traced(model, ("activation-maximization-ascend", regularizers) + key,
+                    lambda: _ascend_function(image, score, regularizers))
 
     index = tf.constant(indices, tf.int32)
     hyper = [tf.constant(params[name], tf.float32)
@@ -91,20 +101,23 @@ def activation_maximization(context, target, params, progress, should_stop):
     variables = tf.constant(np.stack([image.initial(np.random.default_rng(
         [params["seed"], i - ALL_CHANNELS])) for i in indices]))
     moments = (tf.zeros_like(variables), tf.zeros_like(variables))
-    transforms = np.random.default_rng(params["seed"])
+    transforms = tf.constant(_transforms(params["steps"], params["jitter"], params["scale"],
+                                         params["seed"]))
     pixels, start = render(variables, index)
     frames = [pixels]
-    for iteration in range(1, params["steps"] + 1):
+    done, seconds_per_step = 0, None
+    while done < params["steps"]:
         if should_stop():
             raise Cancelled("activation maximization stopped")
-        shift = transforms.integers(-params["jitter"], params["jitter"] + 1, size=2)
-        zoom = 1.0 + transforms.uniform(-params["scale"], params["scale"])
-        transform = tf.constant([shift[0], shift[1], zoom], tf.float32)
-        variables, *moments = step(variables, *moments, tf.constant(float(iteration)), index,
-                                   transform, *hyper)
-        if iteration % params["frame_every"] == 0 and iteration < params["steps"]:
-            frames.append(render(variables, index)[0])
-        progress(iteration / params["steps"])
+        count = _chunk(done, params["steps"], params["frame_every"], seconds_per_step)
+        began = time.perf_counter()
+        variables, *moments = ascend(variables, *moments, transforms, tf.constant(done),
+                                     tf.constant(count), index, *hyper)
+        seconds_per_step = (time.perf_counter() - began) / count
+        done += count
+        if done % params["frame_every"] == 0 and done < params["steps"]:
+            frames.append(255.0 * image.unit_image(variables))  # no forward pass needed
+        progress(done / params["steps"])
     pixels, end = render(variables, index)
     frames.append(pixels)
     result = _result(context, target, indices, np.asarray(pixels), np.stack(frames), start, end)
@@ -174,41 +187,87 @@ def _render_function(image, score):
     return render
 
 
-def _step_function(image, score, blur: bool):
-    """One Adam ascent step on ``score - penalties`` of the jittered, rescaled image."""
+def _step_function(image, score, regularizers: tuple[str, ...]):
+    """One Adam ascent step on ``score - penalties`` of the jittered, rescaled image.
+
+    Only the ``regularizers`` named are computed (the others have weight 0).
+    """
 
     def step(variables, first_moment, second_moment, iteration, index, transform,
              learning_rate, total_variation_weight, l2_weight, sigma):
         with tf.GradientTape() as tape:
             tape.watch(variables)
             unit = image.unit_image(variables)
-            gain = tf.reduce_sum(
-                score(255.0 * _jitter_and_scale(unit, transform), index)
-                - total_variation_weight * _total_variation(unit)
-                - l2_weight * tf.reduce_mean(tf.square(unit - 0.5), axis=(1, 2, 3)))
+            gain = score(255.0 * _jitter_and_scale(unit, transform), index)
+            if "total_variation" in regularizers:
+                gain -= total_variation_weight * _total_variation(unit)
+            if "l2" in regularizers:
+                gain -= l2_weight * tf.reduce_mean(tf.square(unit - 0.5), axis=(1, 2, 3))
+            gain = tf.reduce_sum(gain)
         gradient = tape.gradient(gain, variables)
         first_moment = ADAM_BETA_1 * first_moment + (1 - ADAM_BETA_1) * gradient
         second_moment = ADAM_BETA_2 * second_moment + (1 - ADAM_BETA_2) * tf.square(gradient)
         ascent = (first_moment / (1 - ADAM_BETA_1 ** iteration)) / (
             tf.sqrt(second_moment / (1 - ADAM_BETA_2 ** iteration)) + ADAM_EPSILON)
         variables = variables + learning_rate * ascent
-        if blur:
+        if "blur" in regularizers:
             variables = image.blur(variables, sigma)
         return variables, first_moment, second_moment
 
     return step
 
 
+def _ascend_function(image, score, regularizers: tuple[str, ...]):
+    """``count`` Adam steps from iteration ``done`` in one traced loop (no Python per step)."""
+    step = _step_function(image, score, regularizers)
+
+    def ascend(variables, first_moment, second_moment, transforms, done, count, index,
+               *hyper):
+        def body(k, variables, first_moment, second_moment):
+            iteration = tf.cast(done + k + 1, tf.float32)
+            return (k + 1, *step(variables, first_moment, second_moment, iteration, index,
+                                 transforms[done + k], *hyper))
+
+        _, *state = tf.while_loop(lambda k, *_: k < count, body,
+                                  (tf.constant(0), variables, first_moment, second_moment))
+        return state
+
+    return ascend
+
+
+def _transforms(steps: int, jitter: int, scale: float, seed: int) -> np.ndarray:
+    """Per step: the random shift (y, x) in pixels and zoom factor, (steps, 3)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(steps):
+        shift = rng.integers(-jitter, jitter + 1, size=2)
+        rows.append((shift[0], shift[1], 1.0 + rng.uniform(-scale, scale)))
+    return np.asarray(rows, np.float32)
+
+
+def _chunk(done: int, steps: int, frame_every: int, seconds_per_step: float | None) -> int:
+    """Steps for the next traced call: about ``CHUNK_SECONDS``, up to the next frame."""
+    next_frame = min((done // frame_every + 1) * frame_every, steps)
+    wanted = 1 if seconds_per_step is None else int(CHUNK_SECONDS / max(seconds_per_step, 1e-6))
+    return max(1, min(wanted, next_frame - done))
+
+
 def _jitter_and_scale(images, transform):
-    """Shift by (transform[0], transform[1]) pixels and zoom by transform[2] about the centre."""
-    shift_y, shift_x, zoom = transform[0], transform[1], transform[2]
-    centre_y, centre_x = (images.shape[1] - 1) / 2, (images.shape[2] - 1) / 2
-    # maps each output pixel to the input pixel it samples (bilinear, mirrored at the border)
-    matrix = tf.stack([1 / zoom, 0.0, centre_x - centre_x / zoom - shift_x,
-                       0.0, 1 / zoom, centre_y - centre_y / zoom - shift_y, 0.0, 0.0])
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=matrix[tf.newaxis], output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    """Zoom by transform[2] about the centre, then shift by (transform[0], transform[1]).
+
+    The zoom resizes (bilinear) and crops, or mirror-pads, back to the size; the shift rolls
+    whole pixels, seamless for the periodic Fourier image. Both have cheap exact gradients.
+    """
+    height, width = images.shape[1], images.shape[2]
+    size = tf.cast(tf.round(transform[2] * [height, width]), tf.int32)
+    scaled = tf.image.resize(images, size)
+    short = tf.maximum([height, width] - size, 0)
+    scaled = tf.pad(scaled, [[0, 0], [short[0] // 2, short[0] - short[0] // 2],
+                             [short[1] // 2, short[1] - short[1] // 2], [0, 0]], mode="REFLECT")
+    top, left = tf.unstack((tf.shape(scaled)[1:3] - [height, width]) // 2)
+    cropped = tf.ensure_shape(scaled[:, top:top + height, left:left + width],
+                              [None, height, width, images.shape[3]])
+    return tf.roll(cropped, tf.cast(transform[:2], tf.int32), axis=[1, 2])
 
 
 def _total_variation(images):
