@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from ..registry import NodeType, Parameter, algorithm
-from ..tf_ops import auto_batch_size, batches, layer_output_function, score_function
+from ..tf_ops import (auto_batch_size, batches, forward, layer_output_function, objective,
+                      select, traced)
 from ._attribution import batch_size_parameter, resolve_objective
-from ._cam import LAYER_PARAMETER, cam_result, target_layer, upsample
+from ._cam import LAYER_PARAMETER, cam_result, target_layer
 
 
 def evaluated_channels(activations: np.ndarray, top_n: int) -> np.ndarray:
@@ -29,12 +30,20 @@ def evaluated_channels(activations: np.ndarray, top_n: int) -> np.ndarray:
     return by_mean[:top_n] if top_n else by_mean
 
 
-def masks(activations: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w, B) feature maps upsampled to ``size`` and min-max normalised: (B, H, W)."""
-    upsampled = np.moveaxis(upsample(activations, size), -1, 0)
-    low = upsampled.min(axis=(1, 2), keepdims=True)
-    span = upsampled.max(axis=(1, 2), keepdims=True) - low
-    return np.divide(upsampled - low, span, out=np.zeros_like(upsampled), where=span > 0)
+def masked_score_function(model, size: tuple[int, int], output_index: int, device: str):
+    """``f(x (1, H, W, C), maps (h, w, B), index) -> (B,)``: the class probability (the
+    model's output) of ``x`` times each map, upsampled to ``size`` and min-max normalised."""
+
+    def build():
+        def f(x, maps, index):
+            upsampled = tf.image.resize(tf.transpose(maps, (2, 0, 1))[..., tf.newaxis], size)
+            low = tf.reduce_min(upsampled, axis=(1, 2, 3), keepdims=True)
+            span = tf.reduce_max(upsampled, axis=(1, 2, 3), keepdims=True) - low
+            outputs, _ = forward(model, x * tf.math.divide_no_nan(upsampled - low, span))
+            return objective(select(outputs, output_index), index)
+        return f
+
+    return traced(model, ("score-cam-masked", size, output_index, device), build)
 
 
 @algorithm(
@@ -58,13 +67,12 @@ def score_cam(context, target, params, progress, should_stop):
                                     device=context.device)
     activations = np.asarray(outputs(tf.constant(x))[1][layer])[0]
     channels = evaluated_channels(activations, params["top_n"])
-    score = score_function(model, output_index=context.output_index, logits=False,
-                           device=context.device)
+    score = masked_score_function(model, x.shape[1:3], context.output_index, context.device)
     batch_size = params["batch_size"] or auto_batch_size(model, with_gradient=False)
     weights = np.zeros(activations.shape[-1], np.float32)
+    x, index = tf.constant(x), tf.constant([index])
     for part in batches(len(channels), batch_size, progress, should_stop):
-        masked = x * masks(activations[..., channels[part]], x.shape[1:3])[..., np.newaxis]
-        weights[channels[part]] = score(tf.constant(masked), tf.constant([index]))
+        weights[channels[part]] = score(x, tf.constant(activations[..., channels[part]]), index)
     if not len(channels):
         progress(1.0)
     return cam_result("score-cam", "Score-CAM", context, target, layer, activations, weights,
