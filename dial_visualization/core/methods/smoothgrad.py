@@ -29,8 +29,9 @@ def noise_std(x: np.ndarray, noise: float) -> float:
 def noisy_copies(x: np.ndarray, samples: range, std: float, seed: int) -> np.ndarray:
     """``x`` plus Gaussian noise, one copy per sample number; copy ``i`` depends only on
     (``seed``, ``i``), so batching does not change the samples."""
-    return np.stack([x + np.random.default_rng([seed, i]).normal(0.0, std, x.shape)
-                     for i in samples]).astype(np.float32)
+    x = np.asarray(x, np.float32)
+    return np.stack([x + np.float32(std) * np.random.default_rng([seed, i]).standard_normal(
+        x.shape, dtype=np.float32) for i in samples])
 
 
 def _base_attribution(base, context, layer, index, batch_size, should_stop):
@@ -88,7 +89,9 @@ def smoothgrad(context, target, params, progress, should_stop):
     attribute = _base_attribution(base, context, layer, index, batch_size, should_stop)
     std = noise_std(x, params["noise"])
     total = np.zeros(x.shape[1:], np.float64)
-    for chunk in batches(samples, batch_size, should_stop=should_stop):
+    # integrated gradients batches its path points itself: one chunk of every sample
+    per_chunk = samples if base == "integrated-gradients" else batch_size
+    for chunk in batches(samples, per_chunk, should_stop=should_stop):
         noisy = noisy_copies(x[0], range(chunk.start, chunk.stop), std, params["seed"])
         size = chunk.stop - chunk.start
         total += attribute(noisy, _within(progress, chunk.start, size, samples)).sum(axis=0)
