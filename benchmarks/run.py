@@ -12,9 +12,11 @@ measures, in one process:
    forward+backward pass at batch 1 is the bound of the one-image methods.
 2. Every method, run through ``core.explain.run`` (the real code path) on a random RGB
    image for the model's top class (the index is passed, so no method spends a forward
-   pass finding it): the first call (tracing included; the method's traced functions are
-   dropped before it) and the median of ``--repeats`` calls after it, against the least
-   time the method's own work takes at the measured throughput:
+   pass finding it): the first call (tracing included; the method's traced functions and
+   measured batch sizes are dropped before it), for a batched method the warm-up runs that
+   finish measuring its automatic batch size (``core.batch_size``; the size chosen and the
+   runs it took are printed), and the median of ``--repeats`` calls after that, against the
+   least time the method's own work takes at the measured throughput:
 
    ======================================  ===========================================  ======
    method                                  lower bound                                  target
@@ -112,6 +114,12 @@ SETTINGS = {
               "occlusion": {"patch": 32, "stride": 16}, "score-cam": {"top_n": 16},
               "activation-maximization": {"steps": 8}},
 }
+#: The batched methods' automatic batch size: measured on passes with an input gradient (True)
+#: or forward only (False); warm-up runs go on while they time batch sizes, at most
+#: MAX_TUNING_RUNS.
+TUNED = {"integrated-gradients": True, "smoothgrad": True, "occlusion": False,
+         "score-cam": False}
+MAX_TUNING_RUNS = 20
 MEMORY_RUNS = {"occlusion": {"patch": 16, "stride": 4}, "integrated-gradients": {"steps": 256}}
 MEMORY_LIMIT_BYTES = 4e9
 IMAGE_SEED = 0
@@ -334,10 +342,21 @@ def timed_run(method: str, context: Context, target: Target, params: dict):
 def method_row(method: str, context: Context, target: Target, params: dict,
                bounds: Bounds, repeats: int) -> tuple[list[str], float]:
     """The table row of ``method``, and its bound in seconds."""
-    # Drop the model's traced functions so that the first call shows this method's tracing.
+    # Drop the model's traced functions and measured batch sizes, so that the first call
+    # shows this method's tracing, and its automatic batch size is measured anew.
     tf_ops.forget(context.model)
     log(f"  {method}: first call")
     result, first = timed_run(method, context, target, params)
+    tuner = (tf_ops.auto_batch_size(context.model, TUNED[method]) if method in TUNED
+             and not params.get("batch_size") else None)
+    tuning_runs, timings = 0, None
+    while (tuner is not None and timings != tuner.seconds_per_item
+           and tuning_runs < MAX_TUNING_RUNS):
+        timings = tuner.seconds_per_item  # a run that times no batch size ends the warm-up
+        log(f"  {method}: warm-up run {tuning_runs + 1} (measuring batch sizes)")
+        timed_run(method, context, target, params)
+        tuning_runs += 1
+    batch = "-" if tuner is None else f"{tuner.fastest} (+{tuning_runs} runs)"
     warm = []
     for repeat in range(repeats):
         gc.collect()
@@ -347,7 +366,7 @@ def method_row(method: str, context: Context, target: Target, params: dict,
     bound, work, goal = lower_bound(method, result, context.image.array.shape, bounds)
     ratio = median / bound
     verdict = "-" if np.isnan(ratio) else ("PASS" if ratio <= goal else "MISS")
-    return [method, settings_text(params), seconds_text(first), seconds_text(median),
+    return [method, settings_text(params), batch, seconds_text(first), seconds_text(median),
             seconds_text(bound), work, f"{ratio:.2f}x", f"<= {goal}x", verdict], bound
 
 
@@ -481,7 +500,8 @@ def main(argv=None) -> None:
         if not args.throughput_only:
             rows, notes = benchmark_methods(model_name, context, target, bounds, args)
             print_table(f"Methods, {model_name} {shape} (seconds; top class {target.index})",
-                        ["method", "settings", "first call", f"median of {args.repeats}",
+                        ["method", "settings", "auto batch", "first call",
+                         f"median of {args.repeats}",
                          "bound", "bound is", "ratio", "target", "result"],
                         rows, args.markdown, notes)
         del model, context

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from typing import Callable, Iterable, Iterator
 
@@ -23,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .batch_size import BatchSizeTuner, memory_limit
 from .errors import Cancelled, MethodNotApplicableError
 from .inspect import PATH_SEPARATOR
 from .models import check_output_index
@@ -187,23 +189,29 @@ def select(outputs, output_index: int):
     return outputs[output_index] if isinstance(outputs, (list, tuple)) else outputs
 
 
-# --------------------------------------------------------------------------- traced functions
+# --------------------------------------------------------------------------- per-model cache
+# traced functions, and the batch size tuners of the batched methods
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def traced(model: keras.Model, key: tuple, build: Callable[[], Callable]) -> Callable:
-    """The function ``build()`` makes for ``(model, key)``, wrapped in ``tf.function`` once."""
+def _cached(model: keras.Model, key: tuple, build: Callable[[], object]):
     with _cache_lock:
         per_model = _cache.setdefault(model, {})
         if key not in per_model:
-            per_model[key] = tf.function(build(), reduce_retracing=True)
+            per_model[key] = build()
         return per_model[key]
 
 
+def traced(model: keras.Model, key: tuple, build: Callable[[], Callable]) -> Callable:
+    """The function ``build()`` makes for ``(model, key)``, wrapped in ``tf.function`` once."""
+    return _cached(model, key, lambda: tf.function(build(), reduce_retracing=True))
+
+
 def forget(model: keras.Model) -> None:
-    """Drop the traced functions cached for ``model`` (the next call traces again)."""
+    """Drop what is cached for ``model``: traced functions (the next call traces again) and
+    measured batch sizes."""
     with _cache_lock:
         _cache.pop(model, None)
 
@@ -289,26 +297,40 @@ def layer_output_function(model, layers: tuple[str, ...], *, output_index: int =
 
 # --------------------------------------------------------------------------- batching
 
-def auto_batch_size(model: keras.Model, with_gradient: bool = True,
-                    budget_bytes: int = 2**30, maximum: int = 64) -> int:
-    """A batch whose activations (x3 with gradients) fit in ``budget_bytes``."""
+def auto_batch_size(model: keras.Model, with_gradient: bool = True) -> BatchSizeTuner:
+    """The model's batch size tuner for passes with (or without) an input gradient."""
     from .inspect import LayerTree
 
-    per_sample = sum(int(np.prod(node.output_shapes[0][1:])) for node in LayerTree(model).walk()
+    def build():
+        values = sum(int(np.prod(node.output_shapes[0][1:])) for node in LayerTree(model).walk()
                      if node.output_shapes and None not in node.output_shapes[0][1:]
                      and not node.children)
-    per_sample_bytes = max(per_sample, 1) * 4 * (3 if with_gradient else 1)
-    return int(np.clip(budget_bytes // per_sample_bytes, 1, maximum))
+        return BatchSizeTuner(memory_limit(values, with_gradient))
+
+    return _cached(model, ("batch-size", with_gradient), build)
 
 
-def batches(count: int, batch_size: int, progress=None, should_stop=None) -> Iterator[slice]:
-    """Slices over ``count`` items; checks ``should_stop`` before and reports after each."""
-    for start in range(0, count, batch_size):
+def batches(count: int, batch_size: int | BatchSizeTuner, progress=None,
+            should_stop=None) -> Iterator[slice]:
+    """Slices over ``count`` items; checks ``should_stop`` before and reports after each.
+
+    With a :class:`BatchSizeTuner`, each slice takes its proposed size, and the time the
+    caller spends on the slice (until it asks for the next) is recorded for it.
+    """
+    tuner = batch_size if isinstance(batch_size, BatchSizeTuner) else None
+    start = 0
+    while start < count:
         if should_stop is not None and should_stop():
             raise Cancelled("cancelled")
-        yield slice(start, min(start + batch_size, count))
+        size = tuner.next_size(count - start) if tuner else batch_size
+        stop = min(start + size, count)
+        began = time.perf_counter()
+        yield slice(start, stop)
+        if tuner and stop - start == size:
+            tuner.record(size, time.perf_counter() - began)
+        start = stop
         if progress is not None:
-            progress(min(start + batch_size, count) / count)
+            progress(stop / count)
 
 
 def class_index(model, x: np.ndarray, index: int | None, output_index: int = 0,
