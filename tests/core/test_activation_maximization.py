@@ -138,14 +138,14 @@ def test_chunks_of_steps_per_traced_call_do_not_change_the_result(cnn, monkeypat
 
 @pytest.mark.parametrize("done, seconds_per_step, expected", [
     (0, None, 1),        # the first call: one step, timed
-    (1, 0.01, 10),       # then about CHUNK_SECONDS of steps
+    (1, 0.05, 5),        # then about CHUNK_SECONDS of steps
     (1, 0.001, 15),      # never past the next frame (16)
     (16, 0.5, 1),        # at least one step
     (250, 1e-6, 6),      # never past the last step (256)
 ])
-def test_chunk_is_about_a_tenth_of_a_second_and_ends_at_frames(done, seconds_per_step,
-                                                                expected):
-    assert activation_maximization.CHUNK_SECONDS == 0.1
+def test_chunk_is_about_a_quarter_second_and_ends_at_frames(done, seconds_per_step,
+                                                             expected):
+    assert activation_maximization.CHUNK_SECONDS == 0.25
     assert activation_maximization._chunk(done, 256, 16, seconds_per_step) == expected
 
 

@@ -29,9 +29,9 @@ from ._image_parameterization import PARAMETERIZATIONS
 
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 
-#: Steps run in one traced call last about this long (the chunk's measured step time), so
-#: that a cancel waits at most this long while no step pays a Python round trip.
-CHUNK_SECONDS = 0.1
+#: Steps run in one traced call last about this long (by the last measured step time), so
+#: that a cancel waits at most about this long while few steps pay a Python round trip.
+CHUNK_SECONDS = 0.25
 
 #: The parameters that weigh a regulariser: 0 turns it off.
 REGULARIZERS = ("total_variation", "l2", "blur")
