@@ -14,7 +14,8 @@ ALL_CHANNELS = -1
 
 
 def batch_size_parameter(what: str) -> Parameter:
-    """The ``batch_size`` parameter of the batched methods (0: sized from the model)."""
+    """The ``batch_size`` parameter of the batched methods (0: the fastest size measured on
+    the model, see ``core.batch_size``)."""
     return Parameter("batch_size", "int", 0, f"{what} (0: automatic)", 0, 4096)
 
 

@@ -19,6 +19,8 @@ from .guided_backprop import guided_gradient_function
 from .integrated_gradients import DEFAULT_STEPS, baseline_input, integrated_gradients
 
 BASES = ("saliency", "guided-backprop", "integrated-gradients")
+#: Noisy inputs per integrated-gradients call, which batches their path points itself.
+INPUTS_PER_IG_CALL = 16
 
 
 def noise_std(x: np.ndarray, noise: float) -> float:
@@ -89,8 +91,7 @@ def smoothgrad(context, target, params, progress, should_stop):
     attribute = _base_attribution(base, context, layer, index, batch_size, should_stop)
     std = noise_std(x, params["noise"])
     total = np.zeros(x.shape[1:], np.float64)
-    # integrated gradients batches its path points itself: one chunk of every sample
-    per_chunk = samples if base == "integrated-gradients" else batch_size
+    per_chunk = INPUTS_PER_IG_CALL if base == "integrated-gradients" else batch_size
     for chunk in batches(samples, per_chunk, should_stop=should_stop):
         noisy = noisy_copies(x[0], range(chunk.start, chunk.stop), std, params["seed"])
         size = chunk.stop - chunk.start
