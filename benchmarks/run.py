@@ -123,10 +123,6 @@ SETTINGS = {
 TUNED = {"integrated-gradients": True, "smoothgrad": True, "occlusion": False,
          "score-cam": False}
 MAX_TUNING_RUNS = 20
-#: The throughput each method's bound comes from, measured again after each of its runs
-#: (single-pass methods and activation maximization: one forward+backward at batch 1).
-BOUND_FIELDS = {"integrated-gradients": "gradient_rate", "smoothgrad": "gradient_rate",
-                "occlusion": "forward_rate", "score-cam": "forward_rate"}
 MEMORY_RUNS = {"occlusion": {"patch": 16, "stride": 4}, "integrated-gradients": {"steps": 256}}
 MEMORY_LIMIT_BYTES = 4e9
 IMAGE_SEED = 0
@@ -339,6 +335,13 @@ def window_count(size: int, patch: int, stride: int) -> int:
     return starts + int((starts - 1) * stride + patch < size)
 
 
+def bound_field(method: str) -> str:
+    """The field of :class:`Bounds` that ``method``'s lower bound comes from."""
+    if method not in TUNED:  # single-pass methods and activation maximization
+        return "gradient_seconds"
+    return "gradient_rate" if TUNED[method] else "forward_rate"
+
+
 def lower_bound(method: str, result, image_shape, bounds: Bounds) -> tuple[float, str, float]:
     """(seconds, the work it stands for, target ratio) of ``method`` as ``result`` ran it."""
     params = result.params
@@ -389,7 +392,7 @@ def method_row(method: str, context: Context, target: Target, params: dict,
         gc.collect()
         log(f"  {method}: run {repeat + 1}/{repeats}, then its bound")
         warm.append(timed_run(method, context, target, params)[1])
-        fresh = bounds.remeasured(BOUND_FIELDS.get(method, "gradient_seconds"))
+        fresh = bounds.remeasured(bound_field(method))
         bound, work, goal = lower_bound(method, result, context.image.array.shape, fresh)
         bound_seconds.append(bound)
         ratios.append(warm[-1] / bound)
