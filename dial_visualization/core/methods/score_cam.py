@@ -16,8 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..registry import NodeType, Parameter, algorithm
-from ..tf_ops import (auto_batch_size, batches, forward, layer_output_function, objective,
-                      select, traced)
+from ..tf_ops import auto_batch_size, batches, layer_output_function, score_function, traced
 from ._attribution import batch_size_parameter, resolve_objective
 from ._cam import LAYER_PARAMETER, cam_result, target_layer
 
@@ -34,13 +33,14 @@ def masked_score_function(model, size: tuple[int, int], output_index: int, devic
     """``f(x (1, H, W, C), maps (h, w, B), index) -> (B,)``: the class probability (the
     model's output) of ``x`` times each map, upsampled to ``size`` and min-max normalised."""
 
+    score = score_function(model, output_index=output_index, logits=False, device=device)
+
     def build():
         def f(x, maps, index):
             upsampled = tf.image.resize(tf.transpose(maps, (2, 0, 1))[..., tf.newaxis], size)
             low = tf.reduce_min(upsampled, axis=(1, 2, 3), keepdims=True)
             span = tf.reduce_max(upsampled, axis=(1, 2, 3), keepdims=True) - low
-            outputs, _ = forward(model, x * tf.math.divide_no_nan(upsampled - low, span))
-            return objective(select(outputs, output_index), index)
+            return score(x * tf.math.divide_no_nan(upsampled - low, span), index)
         return f
 
     return traced(model, ("score-cam-masked", size, output_index, device), build)
