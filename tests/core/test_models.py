@@ -96,19 +96,12 @@ def test_directory_is_not_a_model_file(tmp_path):
         dv.load_model(tmp_path)
 
 
-def test_text_file_renamed_keras(tmp_path):
-    path = tmp_path / "notes.keras"
+@pytest.mark.parametrize("suffix, message", [
+    (".keras", "not a valid .keras file"), (".h5", "could not be read as a Keras model")])
+def test_text_file_renamed_as_a_model(tmp_path, suffix, message):
+    path = tmp_path / f"notes{suffix}"
     path.write_text("this is not a model\nsecond line\n")
-    with pytest.raises(ModelLoadError, match="not a valid .keras file") as error:
-        dv.load_model(path)
-    assert not isinstance(error.value, UnsafeModelError)
-    _assert_one_line(error)
-
-
-def test_text_file_renamed_h5(tmp_path):
-    path = tmp_path / "notes.h5"
-    path.write_text("this is not a model\nsecond line\n")
-    with pytest.raises(ModelLoadError, match="could not be read as a Keras model") as error:
+    with pytest.raises(ModelLoadError, match=message) as error:
         dv.load_model(path)
     assert not isinstance(error.value, UnsafeModelError)
     _assert_one_line(error)
