@@ -29,6 +29,8 @@ ENTRY_POINT_GROUP = "dial_visualization.algorithms"
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+#: The kinds of parameter values.
+KINDS = ("int", "float", "choice", "bool", "str", "layer")
 
 
 class NodeType(str, enum.Enum):
@@ -41,7 +43,14 @@ class NodeType(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Parameter:
-    """One parameter of an algorithm: type ``int``, ``float``, ``choice``, ``bool`` or ``str``."""
+    """One parameter of an algorithm: type ``int``, ``float``, ``choice``, ``bool``, ``str``
+    or ``layer``.
+
+    A ``layer`` parameter holds a layer path ("" for the algorithm's automatic choice); it
+    is always named ``layer``, the one name the API (``layer=``), the CLI (``--layer``) and
+    the GUI give a layer, and ``spatial`` says that the layer's output must be a
+    (batch, height, width, channels) map.
+    """
 
     name: str
     kind: str
@@ -50,12 +59,16 @@ class Parameter:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple = ()
+    spatial: bool = False
 
     def __post_init__(self):
-        if self.kind not in {"int", "float", "choice", "bool", "str"}:
+        if self.kind not in KINDS:
             raise RegistryError(f"parameter {self.name!r}: unknown kind {self.kind!r}")
         if self.kind == "choice" and self.default not in self.choices:
             raise RegistryError(f"parameter {self.name!r}: default not among its choices")
+        if (self.kind == "layer") != (self.name == "layer"):
+            raise RegistryError(f"parameter {self.name!r}: a layer parameter is named 'layer', "
+                                "and a parameter named 'layer' is of kind 'layer'")
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` as this parameter's type, or raise :class:`ParameterError`."""
@@ -72,6 +85,10 @@ class Parameter:
                     raise ValueError
             elif self.kind == "str":
                 value = str(value)
+            elif self.kind == "layer":
+                if value is not None and not isinstance(value, str):
+                    raise TypeError
+                value = (value or "").strip()
         except (TypeError, ValueError):
             raise ParameterError(f"{self.name}: expected {self.kind}, got {value!r}") from None
         if self.kind == "choice" and value not in self.choices:
@@ -103,7 +120,12 @@ class Algorithm:
 
     ``run(context, target, params, progress, should_stop)`` returns a
     :class:`~dial_visualization.core.result.Result`; ``progress(fraction)`` reports work
-    done and ``should_stop()`` is polled between batches.
+    done and ``should_stop()`` is polled between batches. ``channel_reduction`` says, for
+    a map over the input, how its per-channel values become one value per pixel (with the
+    paper that defines it).
+
+    An algorithm that declares a ``layer`` parameter (a class activation map's layer)
+    explains classes only: for kernel and output nodes the layer is the node's own.
     """
 
     id: str
@@ -113,6 +135,7 @@ class Algorithm:
     description: str = ""
     reference: str = ""
     parameters: tuple[Parameter, ...] = ()
+    channel_reduction: str = ""
 
     def __post_init__(self):
         if not _ID_PATTERN.match(self.id):
@@ -121,6 +144,13 @@ class Algorithm:
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
             raise RegistryError(f"algorithm {self.id!r} declares a parameter twice")
+        if self.layer_parameter() is not None and self.node_types != {NodeType.PREDICTION}:
+            raise RegistryError(f"algorithm {self.id!r} declares a layer parameter, so it can "
+                                "explain prediction nodes only (other nodes have their layer)")
+
+    def layer_parameter(self) -> Parameter | None:
+        """The ``layer`` parameter, if the algorithm declares one."""
+        return next((p for p in self.parameters if p.kind == "layer"), None)
 
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overridden by ``params``, each checked; unknown names are refused."""
@@ -236,12 +266,13 @@ def _as_algorithms(loaded: Any) -> list[Algorithm]:
 
 
 def algorithm(*, id: str, name: str, node_types: Iterable, description: str = "",
-              reference: str = "", parameters: Iterable[Parameter] = ()):
+              reference: str = "", parameters: Iterable[Parameter] = (),
+              channel_reduction: str = ""):
     """Decorator turning a run function into an :class:`Algorithm` (registered by ``methods``)."""
 
     def wrap(run: Callable) -> Algorithm:
         return Algorithm(id=id, name=name, node_types=frozenset(node_types), run=run,
                          description=description, reference=reference,
-                         parameters=tuple(parameters))
+                         parameters=tuple(parameters), channel_reduction=channel_reduction)
 
     return wrap

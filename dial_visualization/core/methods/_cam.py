@@ -19,9 +19,9 @@ from ..tf_ops import layer_gradient_function
 from ._attribution import heatmap_result, resolve_objective
 
 LAYER_PARAMETER = Parameter(
-    "layer", "str", "",
-    "target layer path ('outer/inner' inside nested models); empty: the last layer whose "
-    "output is still spatial")
+    "layer", "layer", "",
+    "the layer whose feature maps are weighted ('outer/inner' inside nested models); "
+    "empty: the last layer whose output is still spatial", spatial=True)
 
 
 def target_layer(model: keras.Model, name: str) -> str:
