@@ -20,8 +20,8 @@ _configure_tensorflow()  # before anything imports TensorFlow
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "available_methods": "api", "demo_paths": "api", "explain": "api", "load_image": "api",
-    "load_labels": "api", "load_model": "api",
+    "available_methods": "api", "demo_paths": "core.demo", "explain": "api", "load_image": "api",
+    "load_labels": "api", "load_model": "api", "PreprocessingWarning": "api",
     "Target": "core.context", "Result": "core.result",
     "Algorithm": "core.registry", "HandlerConfiguration": "core.registry",
     "NodeType": "core.registry", "Parameter": "core.registry", "algorithm": "core.registry",

@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
-from .core.context import Context, Target
-from .core.explain import run
+from .core.context import Context
+from .core.explain import execute, request
 from .core.images import InputImage
 from .core.images import load_image as _load_image
-from .core.labels import load_labels
-from .core.models import load_model
+from .core.labels import check_labels, load_labels
+from .core.models import class_count, load_model
+from .core.preprocessing import Preprocessing, PreprocessingWarning, compare_presets
 from .core.registry import Algorithm, HandlerConfiguration
 from .core.result import Result
 
-DEMO_DIR = Path(__file__).parent / "demo"
-
-__all__ = ["available_methods", "demo_paths", "explain", "load_image", "load_labels", "load_model"]
+__all__ = ["PreprocessingWarning", "available_methods", "explain", "load_image", "load_labels",
+           "load_model"]
 
 
 def load_image(source, model, preprocessing=None) -> InputImage:
-    """Load an image (path, array or Pillow image) for ``model``; see ``core.images``."""
-    return _load_image(source, load_model(model), preprocessing)
+    """Load an image (path, array or Pillow image) for ``model``; see ``core.images``.
+
+    The preprocessing is ``preprocessing`` if given, else the one the model carries or its
+    architecture expects, else "unit"; ``image.preprocessing_reason`` says which. When the
+    model's output on the image says that the preprocessing looks wrong, a
+    :class:`~dial_visualization.core.preprocessing.PreprocessingWarning` names the preset
+    that looks right (nothing is switched).
+    """
+    model = load_model(model)
+    image = _load_image(source, model, preprocessing)
+    chosen = Preprocessing(image.preprocessing, image.preprocess, image.preprocessing_reason)
+    advice = compare_presets(model, image.resized, chosen)
+    if advice.message:
+        warnings.warn(f"{image.name}: {advice.message}", PreprocessingWarning, stacklevel=2)
+    return image
 
 
 def available_methods() -> dict[str, Algorithm]:
@@ -36,25 +50,21 @@ def explain(model, image, method: str, *, layer: str | None = None, target: int 
     """Run ``method`` and return its :class:`Result`.
 
     ``target`` is a class index (predictions) or a channel/filter index (``layer`` given);
+    ``layer`` names the layer: the one whose output or kernels are shown, or for a class
+    activation map (Grad-CAM, ...) the layer whose feature maps are weighted;
     ``node_type`` ("kernel", "output", "prediction") overrides the default choice; any other
-    keyword is a parameter of the method, checked against its declaration.
+    keyword is a parameter of the method, checked against its declaration. ``labels`` must
+    name every class of the explained output. Everything is checked before any work starts.
     """
     model = load_model(model)
-    if image is not None and not isinstance(image, InputImage):
-        image = _load_image(image, model, preprocessing)
-    if isinstance(labels, (str, Path)):
+    checked = request(method, model, params=params, layer=layer, index=target,
+                      node_type=node_type, output_index=output_index)
+    source = str(labels) if isinstance(labels, (str, Path)) else ""
+    if source:
         labels = load_labels(labels)
+    labels = check_labels(labels, class_count(model, output_index), source)
+    if image is not None and not isinstance(image, InputImage):
+        image = load_image(image, model, preprocessing)
     context = Context(model=model, image=image, output_index=output_index, labels=labels,
                       device=device)
-    node = Target(node_type, layer, target) if node_type else None
-    return run(method, context, node, params, layer=layer, index=target, progress=progress,
-               should_stop=should_stop)
-
-
-def demo_paths() -> dict[str, Path]:
-    """The built-in demo model, images and labels."""
-    return {
-        "model": DEMO_DIR / "demo_model.keras",
-        "labels": DEMO_DIR / "labels.txt",
-        "images": sorted(DEMO_DIR.glob("*.png")),
-    }
+    return execute(checked, context, progress, should_stop)

@@ -21,6 +21,10 @@ class ImageLoadError(DialVisualizationError):
     """The file is missing or is not a readable image."""
 
 
+class LabelsError(DialVisualizationError):
+    """Class names that cannot be read, or that do not belong to the model's output."""
+
+
 class ParameterError(DialVisualizationError):
     """A parameter value is of the wrong type or out of range."""
 

@@ -9,57 +9,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageLoadError, ParameterError
-
-_IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
-_TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_TORCH_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-def _caffe(x: np.ndarray) -> np.ndarray:
-    if x.shape[-1] != 3:
-        raise ParameterError("caffe preprocessing needs RGB input")
-    return x[..., ::-1] - _IMAGENET_MEAN_RGB[::-1]
-
-
-def _torch(x: np.ndarray) -> np.ndarray:
-    if x.shape[-1] != 3:
-        raise ParameterError("torch preprocessing needs RGB input")
-    return (x / 255.0 - _TORCH_MEAN) / _TORCH_STD
-
-
-#: Preset name -> function of float32 pixels in [0, 255], as keras.applications defines them.
-PREPROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "none": lambda x: x,
-    "unit": lambda x: x / 255.0,
-    "symmetric": lambda x: x / 127.5 - 1.0,
-    "caffe": _caffe,
-    "torch": _torch,
-}
-
-# keras.applications model-name prefixes and the preprocessing they were trained with.
-_APPLICATION_PREPROCESSING = (
-    ("resnet50v2", "symmetric"), ("resnet101v2", "symmetric"), ("resnet152v2", "symmetric"),
-    ("vgg", "caffe"), ("resnet", "caffe"),
-    ("mobilenetv3", "none"),  # rescales inside the model (include_preprocessing=True)
-    ("mobilenet", "symmetric"), ("inception", "symmetric"), ("xception", "symmetric"),
-    ("nasnet", "symmetric"),
-    ("densenet", "torch"),
-    ("efficientnet", "none"), ("convnext", "none"), ("regnet", "none"),
-)
-
-
-def detect_preprocessing(model) -> str | None:
-    """The preset a ``keras.applications`` architecture (possibly nested) expects, or None."""
-    import keras
-
-    names = [model.name] + [layer.name for layer in getattr(model, "layers", [])
-                            if isinstance(layer, keras.Model)]
-    for name in names:
-        for prefix, preset in _APPLICATION_PREPROCESSING:
-            if name.lower().startswith(prefix):
-                return preset
-    return None
+from .errors import ImageLoadError
+from .preprocessing import resolve
 
 
 @dataclass(frozen=True)
@@ -72,9 +23,12 @@ class InputImage:
 
     original: np.ndarray
     resized: np.ndarray
+    #: the preprocessing's name: a preset of ``core.preprocessing.PRESETS`` or a function's
     preprocessing: str
     array: np.ndarray
     source: str = ""
+    #: why that preprocessing: "chosen", "model starts with Rescaling(1/255)", ...
+    preprocessing_reason: str = ""
     #: the function that made ``array`` from ``resized`` (float32 pixels in [0, 255])
     preprocess: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False,
                                                                   compare=False)
@@ -134,9 +88,10 @@ def load_image(source, model, preprocessing: str | Callable | None = None) -> In
     """Load ``source`` (path, array or Pillow image) for ``model``.
 
     The image is converted to the model's channel count and resized to its input size;
-    ``preprocessing`` is a preset name (see :data:`PREPROCESSING`), a callable on float32
-    pixels in [0, 255], or ``None`` to detect it for ``keras.applications`` models and use
-    ``"unit"`` ([0, 1]) otherwise.
+    ``preprocessing`` is a preset name (see ``core.preprocessing.PRESETS``), a callable on
+    float32 pixels in [0, 255], or ``None`` to use the one the model expects
+    (``core.preprocessing.resolve``: its own preprocessing layers, a ``keras.applications``
+    name, else ``"unit"``, [0, 1]). The choice and its reason are recorded.
     """
     from .models import input_shape
 
@@ -148,19 +103,8 @@ def load_image(source, model, preprocessing: str | Callable | None = None) -> In
         resized_image = Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels)
         pixels = np.asarray(resized_image.resize((width, height), Image.Resampling.BILINEAR))
         pixels = pixels[..., np.newaxis] if channels == 1 else pixels
-    name, function = resolve_preprocessing(preprocessing, model)
-    array = np.asarray(function(pixels.astype(np.float32)), dtype=np.float32)
+    chosen = resolve(preprocessing, model)
+    array = np.asarray(chosen.function(pixels.astype(np.float32)), dtype=np.float32)
     source_name = str(source) if isinstance(source, (str, Path)) else ""
-    return InputImage(original, pixels, name, array, source_name, function)
-
-
-def resolve_preprocessing(preprocessing, model=None) -> tuple[str, Callable]:
-    """(recorded name, function) for a preset name, a callable, or ``None`` (detect)."""
-    if callable(preprocessing):
-        return getattr(preprocessing, "__name__", "custom"), preprocessing
-    if preprocessing is None:
-        preprocessing = (detect_preprocessing(model) if model is not None else None) or "unit"
-    if preprocessing not in PREPROCESSING:
-        raise ParameterError(
-            f"unknown preprocessing {preprocessing!r} (choose {', '.join(PREPROCESSING)})")
-    return preprocessing, PREPROCESSING[preprocessing]
+    return InputImage(original, pixels, chosen.name, array, source_name, chosen.reason,
+                      chosen.function)

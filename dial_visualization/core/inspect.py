@@ -9,6 +9,9 @@ import keras
 import numpy as np
 
 PATH_SEPARATOR = "/"
+#: Layers that pool their input's positions: class activation maps look before them.
+_POOLING = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D,
+            keras.layers.GlobalMaxPooling2D, keras.layers.GlobalAveragePooling2D)
 
 
 def _shapes(layer: keras.Layer, attribute: str) -> list[tuple]:
@@ -49,6 +52,19 @@ class LayerNode:
     def is_spatial(self) -> bool:
         """Whether the (first) output is a 4-D (batch, height, width, channels) map."""
         return bool(self.output_shapes) and len(self.output_shapes[0]) == 4
+
+    @property
+    def has_spatial_extent(self) -> bool:
+        """Whether the output is a spatial map of more than one position (height x width
+        > 1; an unknown size counts, as it is set by the input)."""
+        if not self.is_spatial:
+            return False
+        height, width = self.output_shapes[0][1:3]
+        return height is None or width is None or height * width > 1
+
+    @property
+    def is_pooling(self) -> bool:
+        return isinstance(self.layer, _POOLING)
 
     @property
     def channels(self) -> int | None:
@@ -127,6 +143,21 @@ class LayerTree:
         spatial = [n for n in self.walk() if n.is_spatial and not n.children
                    and n.type != "InputLayer"]
         return spatial[-1] if spatial else None
+
+    def last_feature_map(self) -> LayerNode | None:
+        """Where a class activation map looks by default: the last layer whose output is a
+        map with real spatial extent (see :attr:`LayerNode.has_spatial_extent`) and that is
+        not a pooling layer, searching inside nested models.
+
+        The last spatial layer is no feature map on many classifiers: a 1x1 map after
+        global pooling (MobileNet's ``conv_preds``, the classifier written as a
+        convolution; MobileNetV3's ``logits``), whose class activation map is a constant,
+        or a pooling step (VGG16's ``block5_pool``) instead of the last convolution
+        (``block5_conv3``), which Grad-CAM (Selvaraju et al. 2017) explains.
+        """
+        maps = [n for n in self.walk() if n.has_spatial_extent and not n.is_pooling
+                and not n.children and n.type != "InputLayer"]
+        return maps[-1] if maps else None
 
     def table(self) -> list[dict]:
         """One row per layer (nested ones included), as the CLI and the layer table show it."""

@@ -6,7 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import DialVisualizationError
+from .errors import LabelsError
+
+
+def check_labels(labels: list[str] | None, classes: int, source: str = "") -> list[str] | None:
+    """``labels`` if there is one name per class, else :class:`LabelsError` with both counts:
+    names of another model would title every result with a wrong class."""
+    if labels is None:
+        return None
+    if len(labels) != classes:
+        where = f" in {source}" if source else ""
+        raise LabelsError(f"{len(labels)} class names{where}, but the model's output scores "
+                          f"{classes} classes: these names belong to another model")
+    return list(labels)
 
 
 def load_labels(path: str | Path) -> list[str]:
@@ -14,17 +26,17 @@ def load_labels(path: str | Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of a name
     except (OSError, UnicodeDecodeError) as error:
-        raise DialVisualizationError(f"cannot read labels file {path.name}: {error}") from error
+        raise LabelsError(f"cannot read labels file {path.name}: {error}") from error
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{"):
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as error:
-            raise DialVisualizationError(f"{path.name} is not valid JSON: {error}") from error
+            raise LabelsError(f"{path.name} is not valid JSON: {error}") from error
         if isinstance(loaded, dict):
             by_index = _by_index(loaded, path.name)
             return [by_index.get(i, str(i)) for i in range(max(by_index) + 1)] if by_index else []
         if not isinstance(loaded, list):
-            raise DialVisualizationError(f"{path.name}: expected a JSON list or object of names")
+            raise LabelsError(f"{path.name}: expected a JSON list or object of names")
         return [_name(v) for v in loaded]
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -36,7 +48,7 @@ def _by_index(mapping: dict, file_name: str) -> dict[int, str]:
     try:
         return {int(k): _name(v) for k, v in mapping.items()}
     except ValueError:
-        raise DialVisualizationError(
+        raise LabelsError(
             f"{file_name}: a JSON object must map class indices to names") from None
 
 

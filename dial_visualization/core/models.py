@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import zipfile
 from pathlib import Path
@@ -24,6 +25,8 @@ def load_model(source: str | Path | keras.Model, *, trusted: bool = False) -> ke
     """
     if isinstance(source, keras.Model):
         return check_model(source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise ModelLoadError(f"expected a model file path or a keras.Model, got {source!r}")
     path = Path(source)
     if not path.is_file():
         raise ModelLoadError(f"no such model file: {path}")
@@ -86,6 +89,11 @@ def input_shape(model: keras.Model) -> tuple[int | None, int | None, int]:
 
 def output_count(model: keras.Model) -> int:
     return len(model.outputs)
+
+
+def class_count(model: keras.Model, output_index: int = 0) -> int:
+    """How many classes (units) output ``output_index`` scores."""
+    return int(model.outputs[check_output_index(model, output_index)].shape[-1] or 0)
 
 
 def check_output_index(model: keras.Model, output_index: int) -> int:

@@ -6,11 +6,12 @@ only imported by :func:`write_notebook`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from .errors import DialVisualizationError
-from .images import PREPROCESSING
+from .preprocessing import PRESETS
 from .registry import NodeType
 from .session import RunRecord, Session
 
@@ -47,15 +48,25 @@ def write_notebook(session: Session, path: str | Path) -> Path:
 
 
 def _introduction(session: Session) -> str:
-    image = f"`{session.image_path}`" if session.image_path else "no image"
-    return (f"# Convolutional visualization\n\nModel `{session.model_path}`, {image}: "
+    image = _code_span(session.image_path) if session.image_path else "no image"
+    return (f"# Convolutional visualization\n\nModel {_code_span(session.model_path)}, {image}: "
             f"{len(session.runs)} visualization(s), exactly as on the canvas.")
+
+
+def _code_span(text: str) -> str:
+    """``text`` as a Markdown code span that no backtick inside it can end."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def _setup(session: Session) -> str:
     lines = ["import dial_visualization as dv", "",
              f"model = dv.load_model({session.model_path!r})"]
     if session.image_path:
+        if session.preprocessing_reason:
+            lines.append(f"# preprocessing {session.preprocessing!r}: "
+                         f"{session.preprocessing_reason}")
         lines.append(f"image = dv.load_image({session.image_path!r}, model, "
                      f"preprocessing={_preprocessing(session.preprocessing)!r})")
     else:
@@ -66,18 +77,21 @@ def _setup(session: Session) -> str:
 
 
 def _preprocessing(name: str) -> str:
-    if name not in PREPROCESSING:
+    if name not in PRESETS:
         raise DialVisualizationError(
             f"the image was preprocessed by a custom function ({name!r}) that a notebook cannot "
-            f"reproduce; use one of the presets ({', '.join(PREPROCESSING)}) to export")
+            f"reproduce; use one of the presets ({', '.join(PRESETS)}) to export")
     return name
 
 
 def _explain(number: int, run: RunRecord, output_index: int) -> str:
-    arguments = [repr(run.method), f"layer={run.layer!r}", f"target={run.index!r}",
-                 f"node_type={NodeType(run.node_type).value!r}", "labels=labels",
-                 f"output_index={output_index!r}"]
-    arguments += [f"{name}={_literal(value)!r}" for name, value in run.params.items()]
+    """One ``dv.explain`` call; a parameter named like a keyword of ``dv.explain`` (a class
+    activation map's ``layer``) is that keyword, so each name is written once."""
+    keywords = {"layer": run.layer, "target": run.index,
+                "node_type": NodeType(run.node_type).value, "output_index": output_index}
+    keywords.update({name: _literal(value) for name, value in run.params.items()})
+    arguments = [repr(run.method), "labels=labels"]
+    arguments += [f"{name}={value!r}" for name, value in keywords.items()]
     call = ",\n                     ".join(["model", "image"] + arguments)
     return (f"# {number}. {run.method}\n"
             f"result = dv.explain({call})\n"

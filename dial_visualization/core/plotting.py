@@ -1,4 +1,9 @@
-"""Matplotlib drawing of a :class:`Result`, shared by ``Result.plot``, the CLI and the GUI."""
+"""Matplotlib drawing of a :class:`Result`, shared by ``Result.plot``, the CLI and the GUI.
+
+A result's warnings are drawn under its title. A constant heatmap is not drawn at all: one
+colour over the image would read as "everything matters equally", so the figure shows the
+title and the warning that says why the map is constant instead.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import math
 
 import numpy as np
 from PIL import Image
+
+from .result import constant_map_warning
 
 MAX_GRID_IMAGES = 64
 
@@ -29,13 +36,23 @@ def heatmap_limits(data: np.ndarray) -> tuple[str, float, float]:
 def draw(result, figure, cmap: str | None = None, alpha: float = 0.5) -> None:
     """Draw ``result`` into ``figure`` (cleared first)."""
     figure.clear()
+    if result.is_constant:
+        _draw_message(result, figure)
+        figure.suptitle(result.title, fontsize=9)
+        return
     if result.kind == "heatmap":
         _draw_heatmap(result, figure, cmap, alpha)
     elif result.kind == "grid":
         _draw_grid(result, figure, cmap)
     else:
         _draw_scores(result, figure)
-    figure.suptitle(result.title, fontsize=9)
+    figure.suptitle("\n".join([result.title, *result.warnings]), fontsize=9, wrap=True)
+
+
+def _draw_message(result, figure):
+    """The warnings of a constant heatmap, in place of the image."""
+    message = "\n\n".join(result.warnings or [constant_map_warning("The", result.data)])
+    figure.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, wrap=True)
 
 
 def _draw_heatmap(result, figure, cmap, alpha):

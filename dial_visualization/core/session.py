@@ -24,6 +24,8 @@ class Session:
     model_path: str
     image_path: str | None = None
     preprocessing: str = "unit"
+    #: why that preprocessing: "chosen", "model starts with Rescaling(1/255)", ...
+    preprocessing_reason: str = ""
     labels_path: str | None = None
     output_index: int = 0
     runs: list[RunRecord] = field(default_factory=list)

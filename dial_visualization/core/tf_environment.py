@@ -33,8 +33,11 @@ Remedies, in two layers:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
+import tempfile
 import warnings
 
 VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
@@ -61,3 +64,48 @@ def configure() -> None:
             "stride-2 convolutions can abort the whole process (TensorFlow 2.20/2.21 bug). "
             "dial_visualization's methods avoid that convolution, but other gradients in "
             f"this process may not. To be safe, {FIX}.", OneDNNWarning, stacklevel=3)
+
+
+#: What TensorFlow's native code prints on a machine without a GPU at import and at the
+#: first device query, before its logging honours ``TF_CPP_MIN_LOG_LEVEL``: information
+#: lines (``I0000 ...``), absl's note that logging is not initialised yet, and CUDA's probe
+#: failing for want of a driver.
+_NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|I\d{4} |W\d{4} .*(cuda|gpu)"
+    r"|E\d{4} .*(cuInit|cuda_platform|cuda_driver|cuda_diagnostics)"
+    r"|To enable the following instructions:)", re.IGNORECASE)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and let it find its devices with the native noise filtered out.
+
+    For the command line and the app, where a user reads stderr: the lines above are
+    dropped, anything else TensorFlow prints (a real error) is passed on. File descriptor
+    2 is redirected meanwhile, so this must run before other threads write to it.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later native logging: warnings up
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _native_stderr_filtered(_NATIVE_NOISE):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # CUDA's probe (cuInit) reports here
+    return tf
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered(noise: re.Pattern):
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not noise.match(line):
+                    print(line, file=sys.stderr)

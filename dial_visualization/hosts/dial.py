@@ -21,9 +21,9 @@ from typing import Callable
 
 from ..core.context import Target
 from ..core.errors import DialVisualizationError
-from ..core.images import PREPROCESSING
 from ..core.labels import load_labels
 from ..core.notebook import notebook_cells
+from ..core.preprocessing import PRESETS
 from ..core.session import Session
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ def _restore_canvas(widget, session: Session) -> None:
     try:
         if session.model_path and widget.load_model_file(session.model_path):
             widget.set_output_index(session.output_index)
-        if session.preprocessing in PREPROCESSING:
-            widget.set_preprocessing(session.preprocessing)
+        if session.preprocessing in PRESETS and session.preprocessing != widget.preprocessing.name:
+            widget.set_preprocessing(session.preprocessing)  # a choice, not the detected one
         if session.image_path:
             widget.set_image(session.image_path)
         if session.labels_path:

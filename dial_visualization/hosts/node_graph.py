@@ -32,11 +32,11 @@ except ImportError as error:
                       "pip install 'dial-visualization[graph]'") from error
 from qtpy import QtCore, QtWidgets  # noqa: E402
 
-from ..api import demo_paths  # noqa: E402
+from ..core.demo import demo_paths  # noqa: E402
 from ..core.errors import DialVisualizationError  # noqa: E402
-from ..core.images import PREPROCESSING, detect_preprocessing  # noqa: E402
 from ..core.labels import load_labels  # noqa: E402
 from ..core.models import load_model  # noqa: E402
+from ..core.preprocessing import PRESETS, resolve  # noqa: E402
 from ..qt.widget import ConvVisualizationWidget, pixmap_from_array  # noqa: E402
 
 if Qt.__binding__ != qtpy.API_NAME:
@@ -101,7 +101,7 @@ class PreprocessorNode(BaseNode):
     def __init__(self):
         super().__init__()
         self.add_output("Preprocessing")
-        presets = sorted(PREPROCESSING, key=lambda name: name != "unit")  # "unit" first
+        presets = sorted(PRESETS, key=lambda name: name != "unit")  # "unit" first
         self.add_combo_menu("preset", "Preset", items=presets)
         self.function = None
 
@@ -181,7 +181,7 @@ class ConvVisualizationNode(BaseNode):
             widget.set_model(value)
         elif port_name == "Preprocessing":
             if value is None:  # unplugged: back to what the model expects
-                value = (detect_preprocessing(widget.model) if widget.model else None) or "unit"
+                value = resolve(None, widget.model).name
             widget.set_preprocessing(value)
 
     def on_input_connected(self, in_port, out_port):
@@ -253,15 +253,28 @@ def build_demo_graph(graph: VisualizationGraph | None = None) -> VisualizationGr
     return graph
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the demo graph in a window; returns the application's exit code."""
+def main(argv: list[str] | None = None, screenshot: str | None = None) -> int:
+    """Open the demo graph in a window; returns the application's exit code. With
+    ``screenshot``, render the window offscreen to that PNG and exit (0 when saved)."""
     argv = list(sys.argv if argv is None else argv)
+    if screenshot and not QtWidgets.QApplication.instance():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv)
     graph = build_demo_graph()
     window = graph.widget
     window.setWindowTitle("dial-visualization: node graph (double-click a visualization node)")
     window.resize(1100, 700)
     window.show()
+    if screenshot:
+        app.processEvents()
+        graph.fit_to_selection()
+        for node in graph.visualization_nodes():
+            node.visualization_widget.wait_until_idle()
+        app.processEvents()
+        saved = window.grab().save(screenshot, "PNG")
+        graph.shutdown()
+        window.close()
+        return 0 if saved else 1
     QtCore.QTimer.singleShot(0, graph.fit_to_selection)  # once the view has its size
     app.aboutToQuit.connect(graph.shutdown)
     return app.exec()

@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _preload(window: MainWindow, options) -> bool:
     """Open the files asked for, or the demo; False if something could not be opened."""
-    from ..api import demo_paths
+    from ..core.demo import demo_paths
 
     widget = window.widget
     demo = demo_paths()

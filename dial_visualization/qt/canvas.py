@@ -9,7 +9,6 @@ and, for results with frames (activation maximisation), played and saved as GIF.
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 from qtpy import QtCore, QtWidgets
 
 from ..core.plotting import draw
-from ..core.result import Result
+from ..core.result import Result, file_stem
 from ..core.session import RunRecord
 from .layer_models import NODES_MIME_TYPE, nodes_from_mime
 
@@ -25,10 +24,6 @@ COLOUR_MAPS = ("default", "viridis", "jet", "RdBu_r", "coolwarm", "magma", "infe
 FRAME_INTERVAL_MS = 120
 TILE_MIN_WIDTH = 320
 TILE_MIN_HEIGHT = 330
-
-
-def _file_stem(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "result"
 
 
 def _ask_save_path(parent, caption: str, name: str, file_filter: str) -> str | None:
@@ -266,19 +261,19 @@ class ResultTile(QtWidgets.QFrame):
         return dialog
 
     def save_png(self, path: str | Path | None = None) -> Path | None:
-        path = path or _ask_save_path(self, "Save tile as PNG", _file_stem(self.title) + ".png",
+        path = path or _ask_save_path(self, "Save tile as PNG", file_stem(self.title) + ".png",
                                       "PNG image (*.png)")
         if not path:
             return None
         return self.shown_result().save_png(path, cmap=self.cmap, alpha=self.alpha)
 
     def save_npy(self, path: str | Path | None = None) -> Path | None:
-        path = path or _ask_save_path(self, "Save raw data", _file_stem(self.title) + ".npy",
+        path = path or _ask_save_path(self, "Save raw data", file_stem(self.title) + ".npy",
                                       "NumPy array (*.npy)")
         return self.result.save_npy(path) if path else None
 
     def save_gif(self, path: str | Path | None = None) -> Path | None:
-        path = path or _ask_save_path(self, "Save frames as GIF", _file_stem(self.title) + ".gif",
+        path = path or _ask_save_path(self, "Save frames as GIF", file_stem(self.title) + ".gif",
                                       "Animated GIF (*.gif)")
         return self.result.save_gif(path) if path else None
 

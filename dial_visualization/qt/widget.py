@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from qtpy import QtCore, QtGui, QtWidgets
 from qtpy.uic import loadUi
 
 from ..core.context import Context, Target
-from ..core.explain import check_node_type
 from ..core.errors import DialVisualizationError, MethodNotApplicableError, UnsafeModelError
-from ..core.images import PREPROCESSING, InputImage, detect_preprocessing, load_image
-from ..core.images import resolve_preprocessing
+from ..core.explain import request
+from ..core.images import InputImage, load_image
 from ..core.inspect import LayerTree
-from ..core.labels import load_labels
-from ..core.models import MODEL_SUFFIXES, check_model, load_model
-from ..core.registry import Algorithm, HandlerConfiguration
+from ..core.labels import check_labels, load_labels
+from ..core.models import MODEL_SUFFIXES, check_model, class_count, load_model
+from ..core.preprocessing import PRESETS, Preprocessing, compare_presets, resolve
+from ..core.registry import Algorithm, HandlerConfiguration, NodeType
 from ..core.result import Result
 from ..core.session import RunRecord, Session
 from .compat import combine
 from .layer_models import LayerTableModel, LayerTreeModel
-from .worker import RunJob, RunQueue, in_background
+from .worker import RunJob, RunQueue, TaskJob, in_background
 
 UI_FILE = Path(__file__).resolve().parent.parent / "ui" / "ConvVisualizer.ui"
 IMAGE_VIEW_SIZE = 200
@@ -90,7 +90,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self._image_source = None
         self._labels: list[str] | None = None
         self._labels_source = ""
-        self._preprocessing: str | Callable = "unit"
+        self._preprocessing: Preprocessing = resolve(None)
         self._output_index = 0
         self._generation = 0
         self._message_boxes: list[QtWidgets.QMessageBox] = []
@@ -113,6 +113,11 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
     def image(self) -> InputImage | None:
         """The input image as loaded for the model, or None."""
         return self._image
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The preprocessing of images for the model, and why it was chosen."""
+        return self._preprocessing
 
     @property
     def labels(self) -> list[str] | None:
@@ -157,8 +162,9 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             return True
         self._output_index = 0
         self._fill_outputs(model)
+        self._drop_labels_of_another_model()
         self._set_tree_models(tree, self._class_count())
-        self._select_preprocessing(detect_preprocessing(model) or "unit")
+        self._select_preprocessing(resolve(None, model))
         name = Path(self._model_source).name if self._model_source else model.name
         self.model_path_label.setText(name)
         self.model_path_label.setToolTip(self._model_source or model.name)
@@ -217,16 +223,23 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         """A preset name (none, unit, symmetric, caffe, torch) or a function of float32 pixels
         in [0, 255]; the image is reloaded with it."""
         try:
-            resolve_preprocessing(name_or_callable)
+            preprocessing = resolve(name_or_callable)
         except DialVisualizationError as error:
             self.report_error(str(error))
             return False
-        self._select_preprocessing(name_or_callable)
+        self._select_preprocessing(preprocessing)
         self._reload_image()
         return True
 
-    def set_labels(self, labels: list[str] | None, source: str = "") -> None:
-        """Class names for the Prediction node and later results (None removes them)."""
+    def set_labels(self, labels: list[str] | None, source: str = "") -> bool:
+        """Class names for the Prediction node and later results (None removes them). Names
+        whose count is not the model's class count are refused (the current ones stay)."""
+        if labels and self._model is not None:
+            try:
+                check_labels(labels, self._class_count(), Path(source).name if source else "")
+            except DialVisualizationError as error:
+                self.report_error(str(error), "Cannot use these labels")
+                return False
         self._labels = list(labels) if labels else None
         self._labels_source = str(source) if labels else ""
         self._tree_model.set_labels(self._labels)
@@ -236,6 +249,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             self.log_message(f"labels: {len(self._labels)} class names ({where})")
         else:
             self.labels_path_label.setText("No labels")
+        return True
 
     def set_output_index(self, index: int) -> bool:
         """Explain output ``index`` of a multi-output model (its classes fill the tree)."""
@@ -245,6 +259,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         if index != self._output_index:
             self._output_index = index
             self.output_combo.setCurrentIndex(index)
+            self._drop_labels_of_another_model()
             self._set_tree_models(LayerTree(self._model), self._class_count())
             self._rank_classes()
             self.log_message(f"explaining output {index}: {self.output_combo.currentText()}")
@@ -256,8 +271,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         except DialVisualizationError as error:
             self.report_error(str(error), "Cannot open labels")
             return False
-        self.set_labels(labels, str(path))
-        return True
+        return self.set_labels(labels, str(path))
 
     def run_algorithm(self, algorithm_id: str, target: Target,
                       params: dict | None = None) -> RunJob | None:
@@ -267,16 +281,14 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             algorithm = self._registry().get(algorithm_id)
             if self._model is None:
                 raise MethodNotApplicableError("open a model first")
-            check_node_type(algorithm, target)
-            resolved = (self.params_form.remembered(algorithm) if params is None
-                        else algorithm.resolve_params(params))
+            values = self.params_form.remembered(algorithm) if params is None else params
+            checked = request(algorithm_id, self._model, target, values,
+                              output_index=self._output_index, registry=self._registry())
         except DialVisualizationError as error:
             self.report_error(str(error), "Cannot run")
             self.run_failed.emit(str(error))
             return None
-        job = RunJob(algorithm_id, self._context(), target, resolved,
-                     description=f"{algorithm.name}: {target.describe(self._labels)}",
-                     registry=self.registry)
+        job = RunJob(checked, self._context())
         generation = self._generation
         job.finished.connect(lambda result: self._run_finished(job, generation, result))
         job.failed.connect(lambda message: self._run_failed(job, generation, message))
@@ -296,11 +308,11 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
     def session(self) -> Session:
         """The model, image and labels files, the preprocessing, and one RunRecord per tile."""
         image_path = self._image_source if isinstance(self._image_source, (str, Path)) else None
-        preprocessing = (self._image.preprocessing if self._image is not None
-                         else self._preprocessing_name())
         return Session(model_path=self._model_source,
                        image_path=str(image_path) if image_path else None,
-                       preprocessing=preprocessing, labels_path=self._labels_source or None,
+                       preprocessing=self._preprocessing.name,
+                       preprocessing_reason=self._preprocessing.reason,
+                       labels_path=self._labels_source or None,
                        output_index=self._output_index,
                        runs=[tile.record for tile in self.canvas.tiles() if tile.record])
 
@@ -394,9 +406,10 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self.layer_table.verticalHeader().hide()
         self.layer_table.horizontalHeader().setStretchLastSection(True)
         self.layer_tree.setModel(self._tree_model)
-        for name in PREPROCESSING:
+        for name in PRESETS:
             self.preprocessing_combo.addItem(name, name)
-        self._select_preprocessing("unit")
+        self._select_preprocessing(self._preprocessing)
+        self.preprocessing_warning_label.hide()
         from ..core.tf_ops import gpu_available
 
         self.device_combo.addItem("Automatic", "auto")
@@ -459,7 +472,16 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         return self.registry or HandlerConfiguration.default()
 
     def _class_count(self) -> int:
-        return int(self._model.outputs[self._output_index].shape[-1] or 0)
+        return class_count(self._model, self._output_index)
+
+    def _drop_labels_of_another_model(self) -> None:
+        """Class names that do not fit the model's (or output's) class count are dropped:
+        they belong to another model."""
+        if self._labels and len(self._labels) != self._class_count():
+            dropped = len(self._labels)
+            self.set_labels(None)
+            self.log_message(f"class names dropped: {dropped} names, but the model's output "
+                             f"scores {self._class_count()} classes")
 
     def _fill_outputs(self, model) -> None:
         """One entry per model output; the row is shown only when there is a choice."""
@@ -476,28 +498,29 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
                        labels=list(self._labels) if self._labels else None,
                        device=self.device())
 
-    def _preprocessing_name(self) -> str:
-        return resolve_preprocessing(self._preprocessing)[0]
-
-    def _select_preprocessing(self, preprocessing) -> None:
+    def _select_preprocessing(self, preprocessing: Preprocessing) -> None:
+        """Make ``preprocessing`` current; its combo entry says why it was chosen."""
         self._preprocessing = preprocessing
         combo = self.preprocessing_combo
         custom = combo.findData(_CUSTOM)
-        if callable(preprocessing):
-            label = f"custom: {getattr(preprocessing, '__name__', 'function')}"
-            if custom < 0:
-                combo.addItem(label, _CUSTOM)
-                custom = combo.count() - 1
-            combo.setItemText(custom, label)
-            combo.setCurrentIndex(custom)
-            return
-        if custom >= 0:
+        if preprocessing.name not in PRESETS and custom < 0:
+            combo.addItem("", _CUSTOM)
+        elif preprocessing.name in PRESETS and custom >= 0:
             combo.removeItem(custom)
-        combo.setCurrentIndex(combo.findData(preprocessing))
+        for position in range(combo.count()):
+            name = combo.itemData(position)
+            current = name == preprocessing.name or (name == _CUSTOM
+                                                     and preprocessing.name not in PRESETS)
+            text = f"custom: {preprocessing.name}" if name == _CUSTOM else name
+            combo.setItemText(position, f"{text} ({preprocessing.reason})" if current else text)
+            if current:
+                combo.setCurrentIndex(position)
+        combo.setToolTip(f"How pixels are scaled before they enter the model: "
+                         f"{preprocessing.name}, {preprocessing.reason}")
 
     def _preprocessing_chosen(self, position: int) -> None:
         name = self.preprocessing_combo.itemData(position)
-        if name != _CUSTOM and name != self._preprocessing:
+        if name != _CUSTOM and name != self._preprocessing.name:
             self.set_preprocessing(name)
 
     def _load_image(self, source) -> bool:
@@ -515,8 +538,9 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         original, resized = image.original.shape, image.resized.shape
         self.log_message(f"image {image.name}: {original[1]}×{original[0]} → "
                          f"{resized[1]}×{resized[0]}×{resized[2]}, "
-                         f"preprocessing {image.preprocessing}")
+                         f"preprocessing {image.preprocessing} ({image.preprocessing_reason})")
         self._rank_classes()
+        self._check_preprocessing()
         return True
 
     def _reload_image(self) -> None:
@@ -530,6 +554,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
                 view.clear()
             self.image_path_label.setText("No image loaded")
             self.image_info_label.setText("")
+            self.preprocessing_warning_label.hide()
             return
         self.image_original_view.setPixmap(pixmap_from_array(image.original, IMAGE_VIEW_SIZE))
         self.image_model_view.setPixmap(
@@ -540,7 +565,8 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self.image_info_label.setText(
             f"{image.original.shape[1]}×{image.original.shape[0]} as loaded; "
             f"{image.resized.shape[1]}×{image.resized.shape[0]}×{image.resized.shape[2]} "
-            f"for the model; preprocessing {image.preprocessing}: values {low:.3g} to {high:.3g}")
+            f"for the model; preprocessing {image.preprocessing} ({image.preprocessing_reason}):"
+            f" values {low:.3g} to {high:.3g}")
 
     def _rank_classes(self) -> None:
         """Sort the Prediction node's classes by score: the predictions algorithm, on the worker."""
@@ -548,9 +574,9 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         registry = self._registry()
         if self._image is None or "predictions" not in registry.all():
             return
-        target = Target("prediction")
-        job = RunJob("predictions", self._context(), target, {}, internal=True,
-                     description="ranking classes", registry=self.registry)
+        checked = request("predictions", self._model, Target(NodeType.PREDICTION),
+                          output_index=self._output_index, registry=registry)
+        job = RunJob(checked, self._context(), description="ranking classes")
         generation, tree_model = self._generation, self._tree_model
         job.finished.connect(lambda result: self._ranked(generation, tree_model, result))
         job.failed.connect(lambda message: self.log_message(f"class ranking failed: {message}"))
@@ -565,6 +591,34 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             best = ranking[0]
             name = self._labels[best] if self._labels and best < len(self._labels) else best
             self.log_message(f"top prediction: {name} ({result.data[best]:.3f})")
+
+    def _check_preprocessing(self) -> None:
+        """Compare the presets on the image (on the worker); a preset that looks wrong is
+        said in the summary, the status bar and the log, never switched."""
+        self.preprocessing_warning_label.hide()
+        model, image, labels = self._model, self._image, self._labels
+        output_index, device = self._output_index, self.device()
+        preprocessing = self._preprocessing
+
+        def check(progress, should_stop):
+            return compare_presets(model, image.resized, preprocessing,
+                                   output_index=output_index, labels=labels, device=device)
+
+        job = TaskJob(check, "checking the preprocessing")
+        generation = self._generation
+        job.finished.connect(lambda advice: self._preprocessing_checked(generation, image, advice))
+        job.failed.connect(lambda message: self.log_message(
+            f"preprocessing check failed: {message}"))
+        self._queue.submit(job)
+
+    def _preprocessing_checked(self, generation: int, image, advice) -> None:
+        if generation != self._generation or image is not self._image or not advice.message:
+            return
+        message = f"Warning: {advice.message}"
+        self.preprocessing_warning_label.setText(message)
+        self.preprocessing_warning_label.show()
+        self.status_bar.showMessage(message, 30000)
+        self.log_message(message)
 
     # ================================================================== runs
 

@@ -1,10 +1,11 @@
-"""Runs algorithms off the GUI thread: one worker thread, runs queue in order, each cancellable.
+"""Runs work off the GUI thread: one worker thread, jobs queue in order, each cancellable.
 
-A :class:`RunJob` calls ``core.explain.run`` on the worker and reports through Qt signals
-(queued to the GUI thread): ``started``, ``progress(float)``, then exactly one of
-``finished(Result)``, ``failed(str)`` or ``cancelled()``, then ``ended``. ``cancel()`` sets the
-flag that the algorithm's ``should_stop`` returns; it raises ``core.errors.Cancelled`` at its
-next batch.
+A :class:`Job` runs on the worker and reports through Qt signals (queued to the GUI
+thread): ``started``, ``progress(float)``, then exactly one of ``finished(outcome)``,
+``failed(str)`` or ``cancelled()``, then ``ended``. ``cancel()`` sets the flag that the
+work's ``should_stop`` returns; an algorithm raises ``core.errors.Cancelled`` at its next
+batch. A :class:`RunJob` executes a checked run request (its outcome is a ``Result``), a
+:class:`TaskJob` any function of ``(progress, should_stop)``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import threading
 
 from qtpy import QtCore
 
+from typing import Callable
+
 from ..core import explain
 from ..core.context import Context, Target
 from ..core.errors import Cancelled, DialVisualizationError
-from ..core.registry import HandlerConfiguration
+from ..core.explain import RunRequest
 
 #: Progress is forwarded to the GUI when it rose by at least this fraction (or reached 1).
 PROGRESS_STEP = 0.005
@@ -42,8 +45,8 @@ def _hold_heap(busy: bool) -> None:
         gc.unfreeze()
 
 
-class RunJob(QtCore.QObject):
-    """One queued algorithm run and its signals."""
+class Job(QtCore.QObject):
+    """Work queued on the worker, and its signals; subclasses say what the work is."""
 
     started = QtCore.Signal()
     progress = QtCore.Signal(float)
@@ -52,20 +55,17 @@ class RunJob(QtCore.QObject):
     cancelled = QtCore.Signal()
     ended = QtCore.Signal()
 
-    def __init__(self, algorithm_id: str, context: Context, target: Target, params: dict,
-                 *, description: str = "", internal: bool = False,
-                 registry: HandlerConfiguration | None = None, parent=None):
+    def __init__(self, description: str, parent=None):
         super().__init__(parent)
-        self.algorithm_id = algorithm_id
-        self.context = context
-        self.target = target
-        self.params = dict(params)
-        self.description = description or f"{algorithm_id}: {target.describe(context.labels)}"
-        self.internal = internal
+        self.description = description
         self.state = "queued"
-        self._registry = registry
         self._stop = threading.Event()
         self._reported = -1.0
+
+    @property
+    def name(self) -> str:
+        """What the work is called in a message about an unexpected failure."""
+        return self.description
 
     def cancel(self) -> None:
         self._stop.set()
@@ -73,30 +73,33 @@ class RunJob(QtCore.QObject):
     def should_stop(self) -> bool:
         return self._stop.is_set()
 
+    def work(self):
+        """The work itself, on the worker thread; returns what ``finished`` carries."""
+        raise NotImplementedError
+
     def execute(self) -> None:
-        """Run the algorithm (on the worker thread) and emit the outcome."""
+        """Do the work (on the worker thread) and emit the outcome."""
         if self._stop.is_set():
             self._end("cancelled")
             return
         self.state = "running"
         self.started.emit()
         try:
-            result = explain.run(self.algorithm_id, self.context, self.target, self.params,
-                                 progress=self._report, should_stop=self.should_stop,
-                                 registry=self._registry)
+            outcome = self.work()
         except Cancelled:
             self._end("cancelled")
         except DialVisualizationError as error:
             self._end("failed", str(error))
         except Exception as error:  # a third-party algorithm must not take the app down
-            self._end("failed", f"{self.algorithm_id} failed: {type(error).__name__}: {error}")
+            self._end("failed", f"{self.name} failed: {type(error).__name__}: {error}")
         else:
             if self._stop.is_set():  # asked to stop while an uninterruptible step ran
                 self._end("cancelled")
             else:
-                self._end("finished", result)
+                self._end("finished", outcome)
 
-    def _report(self, fraction: float) -> None:
+    def report(self, fraction: float) -> None:
+        """The ``progress`` callback given to the work: forwards meaningful changes."""
         fraction = float(min(max(fraction, 0.0), 1.0))
         if fraction >= 1.0 or fraction - self._reported >= PROGRESS_STEP:
             self._reported = fraction
@@ -113,8 +116,51 @@ class RunJob(QtCore.QObject):
         self.ended.emit()
 
 
+class RunJob(Job):
+    """One checked algorithm run (:class:`~dial_visualization.core.explain.RunRequest`)."""
+
+    def __init__(self, request: RunRequest, context: Context, *, description: str = "",
+                 parent=None):
+        super().__init__(description or f"{request.algorithm.name}: "
+                         f"{request.target.describe(context.labels)}", parent)
+        self.request = request
+        self.context = context
+
+    @property
+    def algorithm_id(self) -> str:
+        return self.request.algorithm.id
+
+    @property
+    def name(self) -> str:
+        return self.algorithm_id
+
+    @property
+    def target(self) -> Target:
+        return self.request.target
+
+    @property
+    def params(self) -> dict:
+        return dict(self.request.params)
+
+    def work(self):
+        return explain.execute(self.request, self.context, progress=self.report,
+                               should_stop=self.should_stop)
+
+
+class TaskJob(Job):
+    """A function of ``(progress, should_stop)`` run on the worker (reading a file,
+    checking an image against the model)."""
+
+    def __init__(self, function: Callable, description: str, parent=None):
+        super().__init__(description, parent)
+        self._function = function
+
+    def work(self):
+        return self._function(self.report, self.should_stop)
+
+
 class _Runnable(QtCore.QRunnable):
-    def __init__(self, job: RunJob):
+    def __init__(self, job: Job):
         super().__init__()
         self.setAutoDelete(False)
         self.job = job
@@ -132,14 +178,14 @@ class RunQueue(QtCore.QObject):
         super().__init__(parent)
         self._pool = QtCore.QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._jobs: list[RunJob] = []
+        self._jobs: list[Job] = []
         # Kept alive until the pool is idle: the pool touches a runnable after its run().
         self._runnables: list[_Runnable] = []
         app = QtCore.QCoreApplication.instance()
         if app is not None:  # never keep a quitting app waiting for a long run
             app.aboutToQuit.connect(self.cancel_all)
 
-    def submit(self, job: RunJob) -> RunJob:
+    def submit(self, job: Job) -> Job:
         if self._pool.activeThreadCount() == 0:
             self._runnables = [r for r in self._runnables if r.job in self._jobs]
         self._jobs.append(job)
@@ -152,7 +198,7 @@ class RunQueue(QtCore.QObject):
             self.busy_changed.emit(True)
         return job
 
-    def jobs(self) -> list[RunJob]:
+    def jobs(self) -> list[Job]:
         """Jobs queued or running, oldest first."""
         return list(self._jobs)
 
@@ -172,7 +218,7 @@ class RunQueue(QtCore.QObject):
                 self._ended(job)
         return stopped
 
-    def _ended(self, job: RunJob) -> None:
+    def _ended(self, job: Job) -> None:
         if job not in self._jobs:
             return
         self._jobs.remove(job)

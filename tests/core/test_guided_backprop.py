@@ -1,5 +1,6 @@
 """Guided backprop: ReLUs pass only positive gradients at positive inputs, every ReLU form,
-nested models, the user's model untouched, and equality with a hand-written reference."""
+nested models, the user's model untouched, and equality with a hand-written reference;
+the map is max_c |guided gradient| (as saliency's), the guided image is kept per channel."""
 
 import keras
 import numpy as np
@@ -58,6 +59,9 @@ def test_negative_gradients_are_stopped_at_every_relu_form(form, layer):
 
     assert np.abs(plain.data).max() > 1e-4
     assert np.all(guided.data == 0)
+    assert guided.is_constant
+    assert guided.warnings == [
+        "Guided backprop map is zero everywhere: it singles out no part of the image"]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -69,6 +73,7 @@ def test_positive_gradients_at_positive_inputs_pass_unchanged(form):
 
     assert np.abs(plain.data).max() > 1e-4
     np.testing.assert_allclose(guided.data, plain.data, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(guided.channels, plain.channels, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("form", ["activation", "relu-layer", "nested"])
@@ -89,12 +94,12 @@ def test_the_users_model_is_left_unchanged(form):
         assert model.get_layer("conv").activation is keras.activations.relu
 
 
-def two_relu_model():
-    """5x5x1 image -> 5x5 conv (a dense layer in effect) -> ReLU -> dense -> ReLU -> 3 logits."""
+def two_relu_model(channels):
+    """5x5 image -> 5x5 conv (a dense layer in effect) -> ReLU -> dense -> ReLU -> 3 logits."""
     keras.utils.set_random_seed(3)
     random_bias = keras.initializers.RandomNormal(stddev=0.3)
     return keras.Sequential([
-        keras.Input((5, 5, 1), name="image"),
+        keras.Input((5, 5, channels), name="image"),
         keras.layers.Conv2D(6, 5, activation="relu", bias_initializer=random_bias, name="conv"),
         keras.layers.Flatten(name="flat"),
         keras.layers.Dense(5, activation="relu", bias_initializer=random_bias, name="hidden"),
@@ -117,17 +122,20 @@ def naive_guided_backprop(model, x, class_index):
     return (first_kernel @ gradient).reshape(x.shape)
 
 
-def test_equals_a_hand_written_reference():
-    model = two_relu_model()
-    pixels = random_pixels(size=5, channels=1, seed=4)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_equals_a_hand_written_reference(channels):
+    model = two_relu_model(channels)
+    pixels = random_pixels(size=5, channels=channels, seed=4)
     x = load_image(pixels, model, "unit").array
     differs_from_plain = []  # the ReLU masks matter on this model
     for class_index in range(3):
         guided = dv.explain(model, pixels, "guided-backprop", target=class_index,
                             preprocessing="unit")
         plain = dv.explain(model, pixels, "saliency", target=class_index, preprocessing="unit")
-        reference = naive_guided_backprop(model, x, class_index)[..., 0]
+        reference = naive_guided_backprop(model, x, class_index)
         assert np.abs(reference).max() > 1e-3
-        np.testing.assert_allclose(guided.data, reference, rtol=1e-5, atol=1e-7)
-        differs_from_plain.append(not np.allclose(guided.data, plain.data, rtol=1e-3))
+        np.testing.assert_allclose(guided.channels, reference, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(guided.data, np.abs(reference).max(-1), rtol=1e-5, atol=1e-7)
+        assert guided.info["channel_reduction"] == "max-abs"
+        differs_from_plain.append(not np.allclose(guided.channels, plain.channels, rtol=1e-3))
     assert all(differs_from_plain)

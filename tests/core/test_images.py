@@ -8,7 +8,7 @@ from PIL import Image
 
 import dial_visualization as dv
 from dial_visualization.core.errors import ImageLoadError, ParameterError
-from dial_visualization.core.images import detect_preprocessing, load_image
+from dial_visualization.core.images import load_image
 
 WIDTH, HEIGHT = 20, 12  # not the model's 16 x 16, and not square
 RED = (200, 30, 90)
@@ -56,6 +56,7 @@ def test_lossless_rgb_files(tmp_path, rgb_model, suffix):
     assert image.array.dtype == np.float32
     assert image.batch().shape == (1, 16, 16, 3)
     assert image.preprocessing == "unit"
+    assert image.preprocessing_reason == "default: no preprocessing found in the model"
     assert image.source == str(path) and image.name == "pattern"
 
 
@@ -235,7 +236,7 @@ def test_callable_preprocessing(rgb_model):
         return x / 2.0
 
     image = load_image(np.full((16, 16, 3), 200, dtype=np.uint8), rgb_model, halve)
-    assert image.preprocessing == "halve"
+    assert (image.preprocessing, image.preprocessing_reason) == ("halve", "custom function")
     np.testing.assert_array_equal(image.array, 100.0)
 
 
@@ -244,47 +245,6 @@ def test_unknown_preset_and_rgb_presets_on_grey_models(rgb_model, grey_model):
         load_image(_pattern(), rgb_model, "zscore")
     with pytest.raises(ParameterError, match="needs RGB"):
         load_image(_pattern(), grey_model, "caffe")
-
-
-def _named(name):
-    inputs = keras.Input((16, 16, 3))
-    return keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs), name=name)
-
-
-@pytest.mark.parametrize("name, preset", [
-    ("vgg16", "caffe"), ("vgg19", "caffe"), ("resnet50", "caffe"),
-    ("resnet50v2", "symmetric"), ("resnet152v2", "symmetric"),
-    ("mobilenet_1.00_224", "symmetric"), ("mobilenetv2_1.00_224", "symmetric"),
-    ("MobileNetV3Small", "none"), ("MobileNetV3Large", "none"),
-    ("inception_v3", "symmetric"), ("inception_resnet_v2", "symmetric"),
-    ("xception", "symmetric"), ("NASNet", "symmetric"), ("densenet121", "torch"),
-    ("efficientnetb0", "none"), ("efficientnetv2-b0", "none"), ("convnext_tiny", "none"),
-    ("my_cnn", None),
-])
-def test_detection_by_keras_applications_name(name, preset):
-    assert detect_preprocessing(_named(name)) == preset
-
-
-def test_detection_of_a_real_application_and_inside_a_classifier():
-    base = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3))
-    assert detect_preprocessing(base) == "symmetric"
-    inputs = keras.Input((32, 32, 3))
-    classifier = keras.Model(
-        inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(base(inputs))),
-        name="transfer")
-    assert detect_preprocessing(classifier) == "symmetric"
-    image = load_image(np.full((32, 32, 3), 255, dtype=np.uint8), classifier)
-    assert image.preprocessing == "symmetric"
-    np.testing.assert_allclose(image.array, 1.0)
-
-
-def test_detected_preset_is_used_unless_one_is_given():
-    model = _named("vgg16")
-    pixels = np.full((16, 16, 3), 255, dtype=np.uint8)
-    assert load_image(pixels, model).preprocessing == "caffe"
-    explicit = load_image(pixels, model, "unit")
-    assert explicit.preprocessing == "unit"
-    np.testing.assert_array_equal(explicit.array, 1.0)
 
 
 # --------------------------------------------------------------------------- errors

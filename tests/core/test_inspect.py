@@ -122,6 +122,43 @@ def test_last_spatial_is_none_without_a_spatial_layer():
     inputs = keras.Input((8, 8, 3))
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
     assert LayerTree(model).last_spatial() is None
+    assert LayerTree(model).last_feature_map() is None
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("sequential", "conv2"), ("residual", "conv_relu"), ("nested", "base/base_conv2"),
+    ("multi-output", "conv"),
+])
+def test_last_feature_map(kind, expected):
+    assert LayerTree(BUILDERS[kind]()).last_feature_map().path == expected
+
+
+def convolutional_head(size):
+    """conv -> pool -> conv -> global pooling kept 1x1 -> the classifier as a 1x1 conv."""
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+    x = keras.layers.Conv2D(3, 1, name="conv_preds")(x)
+    return keras.Model(inputs, keras.layers.Reshape((3,), name="reshape")(x))
+
+
+@pytest.mark.parametrize("size", [8, None])
+def test_the_last_feature_map_is_larger_than_1x1_and_not_pooled(size):
+    tree = LayerTree(convolutional_head(size))
+    assert tree.last_spatial().path == "conv_preds"
+    assert not tree["conv_preds"].has_spatial_extent and not tree["gap"].has_spatial_extent
+    assert tree["pool"].has_spatial_extent and tree["pool"].is_pooling
+    assert tree["conv2"].has_spatial_extent and not tree["conv2"].is_pooling
+    assert tree.last_feature_map().path == "conv2"
+
+
+def test_no_feature_map_when_every_spatial_layer_is_1x1():
+    inputs = keras.Input((1, 1, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="conv")(inputs))
+    assert LayerTree(model).last_spatial().path == "conv"
+    assert LayerTree(model).last_feature_map() is None
 
 
 @pytest.mark.parametrize("kind, path", [

@@ -1,5 +1,6 @@
-"""Integrated gradients: completeness, the straight path and trapezoid rule, baselines,
-batch-size independence, cancelling and progress."""
+"""Integrated gradients: completeness (the map sums the colour channels, so it keeps it), the
+straight path and trapezoid rule, baselines, batch-size independence, cancelling and
+progress."""
 
 import keras
 import numpy as np
@@ -50,7 +51,9 @@ def test_a_linear_model_gets_input_minus_baseline_times_weights():
     result = explain(model, pixels, "symmetric", target=1, steps=3)
 
     black = -1.0  # pixel value 0 after symmetric preprocessing
+    np.testing.assert_allclose(result.channels, (x - black) * weights, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result.data, ((x - black) * weights).sum(-1), rtol=1e-5, atol=1e-6)
+    assert result.info["channel_reduction"] == "sum"
 
 
 def test_the_trapezoid_rule_is_exact_for_a_quadratic_score_even_at_one_step():
@@ -83,6 +86,9 @@ def test_completeness_within_one_percent_at_256_steps():
     assert abs(result.info["completeness_delta"]) < 0.01 * abs(change)
     np.testing.assert_allclose(result.data.sum() - change, result.info["completeness_delta"],
                                atol=1e-4 * abs(change))
+    np.testing.assert_allclose(result.data, result.channels.sum(-1), rtol=1e-6, atol=1e-7)
+    max_abs = np.abs(result.channels).max(-1).sum()  # the saliency reduction breaks completeness
+    assert abs(max_abs - change) > 0.1 * abs(change)
 
 
 def recovered_baseline(choice, preprocessing="symmetric"):

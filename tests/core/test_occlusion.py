@@ -97,9 +97,11 @@ def test_the_blur_is_a_normalised_gaussian_cut_at_three_sigma():
 
 
 def test_results_do_not_depend_on_the_batch_size(model):
-    maps = [explain(model, patch=5, stride=3, batch_size=size).data for size in (1, 3, 0)]
+    results = [explain(model, patch=5, stride=3, batch_size=size) for size in (1, 3, 0)]
+    maps = [result.data for result in results]
     np.testing.assert_allclose(maps[0], maps[1], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(maps[0], maps[2], rtol=1e-5, atol=1e-7)
+    assert results[0].channels is None and "channel_reduction" not in results[0].info
 
 
 def test_progress_rises_to_one(model):

@@ -1,4 +1,7 @@
-"""Saliency equals a direct GradientTape gradient of the logit or the channel mean."""
+"""Saliency equals a direct GradientTape gradient of the logit or the channel mean, reduced
+over colour channels as Simonyan et al. 2013 do: max_c |gradient|."""
+
+import re
 
 import keras
 import numpy as np
@@ -19,10 +22,13 @@ def tape_gradient(function, x):
     return tape.gradient(value, x).numpy()[0]
 
 
-def assert_same_map(heatmap, gradient):
-    reference = gradient.sum(axis=-1)
-    assert np.abs(reference).max() > 0
-    np.testing.assert_allclose(heatmap, reference, rtol=1e-4, atol=1e-5 * np.abs(reference).max())
+def assert_same_map(result, gradient):
+    """The map is max_c |gradient|; the per-channel gradient is kept."""
+    reference = np.abs(gradient).max(axis=-1)
+    assert reference.max() > 0
+    np.testing.assert_allclose(result.data, reference, rtol=1e-4, atol=1e-5 * reference.max())
+    np.testing.assert_allclose(result.channels, gradient, rtol=1e-4, atol=1e-5 * reference.max())
+    assert result.info["channel_reduction"] == "max-abs" and not result.warnings
 
 
 @pytest.mark.parametrize("index", [0, 2])
@@ -35,9 +41,9 @@ def test_prediction_is_the_logit_gradient_not_the_probability_gradient(index):
     result = dv.explain(model, pixels, "saliency", target=index, preprocessing="unit")
 
     logit_gradient = tape_gradient(lambda t: logits(t)[:, index], x)
-    assert_same_map(result.data, logit_gradient)
+    assert_same_map(result, logit_gradient)
     probability_gradient = tape_gradient(lambda t: model(t)[:, index], x)
-    assert not np.allclose(result.data, probability_gradient.sum(-1), rtol=0.05)
+    assert not np.allclose(result.data, np.abs(probability_gradient).max(-1), rtol=0.05)
 
 
 def test_top_class_is_used_when_no_class_is_given():
@@ -50,7 +56,7 @@ def test_top_class_is_used_when_no_class_is_given():
     result = dv.explain(model, pixels, "saliency", preprocessing="unit")
 
     assert result.target.index == top
-    assert_same_map(result.data, tape_gradient(lambda t: logits(t)[:, top], x))
+    assert_same_map(result, tape_gradient(lambda t: logits(t)[:, top], x))
 
 
 @pytest.mark.parametrize("channel", [3, None])
@@ -67,7 +73,7 @@ def test_output_target_is_the_gradient_of_the_channel_mean(channel):
     result = dv.explain(model, pixels, "saliency", layer="conv2", target=channel,
                         preprocessing="unit")
 
-    assert_same_map(result.data, tape_gradient(channel_mean, x))
+    assert_same_map(result, tape_gradient(channel_mean, x))
 
 
 def test_output_target_inside_a_nested_model():
@@ -80,7 +86,44 @@ def test_output_target_inside_a_nested_model():
     result = dv.explain(model, pixels, "saliency", layer="base/base_conv1", target=1,
                         preprocessing="unit")
 
-    assert_same_map(result.data, tape_gradient(lambda t: tf.reduce_mean(conv1(t)[..., 1]), x))
+    assert_same_map(result, tape_gradient(lambda t: tf.reduce_mean(conv1(t)[..., 1]), x))
+
+
+def opposite_channels_model():
+    """A first 1x1 convolution that reads red minus green: the gradient of every later
+    score has opposite signs in the two channels, and sums to 0 over the channels."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([
+        keras.Input((8, 8, 3), name="image"),
+        keras.layers.Conv2D(1, 1, use_bias=False, name="red_minus_green"),
+        keras.layers.Conv2D(4, 3, activation="tanh", name="conv"),
+        keras.layers.Flatten(name="flat"),
+        keras.layers.Dense(2, name="logits"),
+    ], name="opposite_channels")
+    model.get_layer("red_minus_green").set_weights([np.reshape([1.0, -1.0, 0.0], (1, 1, 3, 1))])
+    return model
+
+
+def test_the_map_is_the_largest_absolute_channel_not_the_sum():
+    model = opposite_channels_model()
+    pixels = random_pixels(size=8)
+    x = load_image(pixels, model, "unit").batch()
+
+    result = dv.explain(model, pixels, "saliency", target=1, preprocessing="unit")
+
+    gradient = tape_gradient(lambda t: model(t)[:, 1], x)
+    np.testing.assert_allclose(gradient[..., 0], -gradient[..., 1], rtol=1e-6)
+    np.testing.assert_allclose(gradient.sum(-1), 0.0, atol=1e-7)  # the sum shows nothing
+    assert_same_map(result, gradient)
+    np.testing.assert_allclose(result.data, np.abs(gradient[..., 0]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", [
+    "saliency", "guided-backprop", "integrated-gradients", "smoothgrad", "grad-cam",
+    "grad-cam-plus-plus", "score-cam", "occlusion"])
+def test_every_map_method_declares_its_channel_reduction_with_its_paper(method):
+    declared = dv.available_methods()[method].channel_reduction
+    assert re.search(r"et al\. 20\d\d|Fergus 2014", declared), declared
 
 
 def test_a_class_that_does_not_exist_is_refused(model, image):

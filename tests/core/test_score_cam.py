@@ -82,3 +82,21 @@ def test_stopping_cancels_within_one_batch():
         explain(model, batch_size=2, progress=stop.progress, should_stop=stop.should_stop)
     assert len(stop.reported) == 1 and stop.reported[0] < 1.0
     assert stop.samples_after_stop() <= 2
+
+
+def test_a_layer_of_negative_activations_gives_a_zero_map_that_says_why():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((16, 16, 3), name="image"),
+        keras.layers.Conv2D(4, 3, padding="same", name="conv",
+                            bias_initializer=keras.initializers.Constant(-10.0)),
+        keras.layers.ReLU(name="relu"),
+        keras.layers.GlobalAveragePooling2D(name="gap"),
+        keras.layers.Dense(2, activation="softmax", name="predictions"),
+    ], name="negative")
+    result = explain(model, index=0, layer="conv")
+    assert result.info["channels"] == 4 and np.all(result.data == 0)
+    assert result.warnings == [
+        "Score-CAM map is zero everywhere: no channel of layer 'conv' has positive evidence "
+        "for this class (the weighted sum is negative everywhere); choose a layer after its "
+        "activation"]

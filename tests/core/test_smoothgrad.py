@@ -1,5 +1,6 @@
-"""SmoothGrad: equal to its base without noise, the mean over noisy copies otherwise,
-noise relative to the input's range, batch-size independent, cancellable."""
+"""SmoothGrad: equal to its base without noise, the mean over noisy copies otherwise (per
+channel, then reduced as its base reduces), noise relative to the input's range,
+batch-size independent, cancellable."""
 
 import keras
 import numpy as np
@@ -10,6 +11,8 @@ import dial_visualization as dv
 from builders import random_pixels, residual_model
 from dial_visualization.core.errors import Cancelled, MethodNotApplicableError
 from dial_visualization.core.images import load_image
+from dial_visualization.core.methods.guided_backprop import guided_gradient_function
+from dial_visualization.core.methods.integrated_gradients import integrated_gradients
 from dial_visualization.core.methods.smoothgrad import noise_std, noisy_copies
 
 
@@ -37,6 +40,9 @@ def test_without_noise_it_equals_its_base_for_a_class(base):
     assert np.abs(plain.data).max() > 0
     np.testing.assert_allclose(smooth.data, plain.data, rtol=1e-5,
                                atol=1e-6 * np.abs(plain.data).max())
+    np.testing.assert_allclose(smooth.channels, plain.channels, rtol=1e-5,
+                               atol=1e-6 * np.abs(plain.data).max())
+    assert smooth.info["channel_reduction"] == plain.info["channel_reduction"]
 
 
 @pytest.mark.parametrize("base", ["saliency", "guided-backprop"])
@@ -62,13 +68,40 @@ def test_equals_the_mean_logit_gradient_over_the_noisy_copies():
     with tf.GradientTape() as tape:
         tape.watch(copies)
         scores = logits(copies)[:, 0]
-    reference = tape.gradient(scores, copies).numpy().mean(axis=0).sum(-1)
+    gradients = tape.gradient(scores, copies).numpy()
+    averaged = gradients.mean(axis=0)
+    reference = np.abs(averaged).max(-1)
 
     result = explain(model, "smoothgrad", samples=6, noise=0.3, seed=2, target=0)
 
     np.testing.assert_allclose(result.data, reference, rtol=1e-4,
                                atol=1e-6 * np.abs(reference).max())
+    np.testing.assert_allclose(result.channels, averaged, rtol=1e-4,
+                               atol=1e-6 * np.abs(reference).max())
     assert not np.allclose(result.data, explain(model, "saliency", target=0).data, rtol=1e-2)
+    # averaged first, then reduced: the mean of the per-copy maps is another map
+    assert not np.allclose(result.data, np.abs(gradients).max(-1).mean(axis=0), rtol=1e-2)
+
+
+@pytest.mark.parametrize("base, reduction", [("guided-backprop", "max-abs"),
+                                             ("integrated-gradients", "sum")])
+def test_the_base_reduction_of_the_per_channel_mean(base, reduction):
+    model = tiny_model()
+    x = load_image(random_pixels(size=8), model, "unit").array
+    copies = noisy_copies(x, range(4), noise_std(x, 0.3), seed=5)
+    if base == "guided-backprop":
+        attributions = guided_gradient_function(model)(tf.constant(copies), tf.constant([2]))[1]
+    else:
+        attributions = integrated_gradients(model, copies, np.zeros_like(x), 2)[0]
+    averaged = np.asarray(attributions).mean(axis=0)
+    reference = np.abs(averaged).max(-1) if reduction == "max-abs" else averaged.sum(-1)
+
+    result = explain(model, "smoothgrad", base=base, samples=4, noise=0.3, seed=5, target=2)
+
+    assert result.info["channel_reduction"] == reduction
+    atol = 1e-6 * np.abs(averaged).max()
+    np.testing.assert_allclose(result.channels, averaged, rtol=1e-4, atol=atol)
+    np.testing.assert_allclose(result.data, reference, rtol=1e-4, atol=atol)
 
 
 def test_noisy_copies_have_the_requested_spread_and_depend_only_on_seed_and_number():

@@ -8,7 +8,7 @@ from builders import (multi_output_model, nested_model, random_pixels, residual_
 
 import dial_visualization as dv
 from dial_visualization.core.context import Target
-from dial_visualization.core.errors import MethodNotApplicableError, ParameterError
+from dial_visualization.core.errors import LabelsError, MethodNotApplicableError, ParameterError
 from dial_visualization.core.images import load_image
 from dial_visualization.core.registry import NodeType
 
@@ -205,8 +205,10 @@ def test_predictions_use_labels(sequential, sequential_image, tmp_path):
     from_file = dv.explain(sequential, sequential_image, "predictions", labels=path)
     assert from_file.title == title and from_file.labels == labels
 
-    too_few = dv.explain(sequential, sequential_image, "predictions", labels=labels[:best])
-    assert too_few.title == f"Predictions: top {best} ({expected[best]:.3f})"
+    for wrong in (labels[:3], labels + ["eel"]):  # names of another model: refused
+        with pytest.raises(LabelsError, match=f"{len(wrong)} class names, but the model's "
+                                              "output scores 4 classes"):
+            dv.explain(sequential, sequential_image, "predictions", labels=wrong)
 
 
 def test_predictions_top_k(sequential, sequential_image):

@@ -66,6 +66,8 @@ def test_gui_answers_within_100ms_during_a_long_run_and_cancel_stops_it(
             params["patch"] = 2
         elif parameter.name == "stride":
             params["stride"] = 1
+        elif parameter.name == "batch_size":  # one model call per window: thousands of calls
+            params["batch_size"] = 1
     tiles_before = len(widget.results())
     widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(30)

@@ -52,9 +52,12 @@ def test_ui_file_is_package_data_and_every_named_widget_is_built(widget):
     assert widget.objectName() == "ConvVisualizer"
     assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == [
         "Summary", "Layer visualisation"]
-    assert [widget.preprocessing_combo.itemText(i)
-            for i in range(widget.preprocessing_combo.count())] == [
+    combo = widget.preprocessing_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == [
         "none", "unit", "symmetric", "caffe", "torch"]
+    assert [combo.itemText(i) for i in range(combo.count()) if i != combo.currentIndex()] == [
+        "none", "symmetric", "caffe", "torch"]
+    assert combo.currentText() == "unit (default: no model)"  # the preset and its reason
 
 
 def test_layer_table_lists_every_layer_with_shapes_params_and_activation(qtmodeltester):
@@ -227,10 +230,13 @@ def test_summary_shows_the_image_as_loaded_and_as_the_model_sees_it(widget, chan
     assert not widget.image_original_view.pixmap().isNull()
     assert not widget.image_model_view.pixmap().isNull()
     assert "40×40" in widget.image_info_label.text()
-    assert widget.preprocessing_combo.currentText() == "unit"
+    assert "preprocessing unit (default: no preprocessing found in the model)" in \
+        widget.image_info_label.text()
+    assert widget.preprocessing_combo.currentText() == \
+        "unit (default: no preprocessing found in the model)"
     assert widget.set_preprocessing("symmetric")
     assert widget.image.preprocessing == "symmetric" and widget.image.array.min() < 0
-    assert widget.preprocessing_combo.currentText() == "symmetric"
+    assert widget.preprocessing_combo.currentText() == "symmetric (chosen)"
     widget.wait_until_idle(60)
 
 
@@ -239,7 +245,7 @@ def test_detected_preprocessing_is_preselected(widget):
     pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(inputs))
     model = keras.Model(inputs, keras.layers.Dense(2)(pooled), name="vgg_like")
     widget.set_model(model)
-    assert widget.preprocessing_combo.currentText() == "caffe"
+    assert widget.preprocessing_combo.currentText() == "caffe (detected VGG)"
     widget.set_image(random_pixels())
     assert widget.image.preprocessing == "caffe"
     assert widget.session().preprocessing == "caffe"
@@ -256,9 +262,10 @@ def test_custom_preprocessing_function_is_shown_and_recorded(widget):
     assert widget.set_preprocessing(halve)
     widget.set_image(random_pixels())
     assert widget.image.preprocessing == "halve" and 0 < widget.image.array.max() <= 0.5
-    assert widget.preprocessing_combo.currentText() == "custom: halve"
+    assert widget.preprocessing_combo.currentText() == "custom: halve (custom function)"
     assert widget.session().preprocessing == "halve"
     assert widget.set_preprocessing("unit")
-    assert widget.preprocessing_combo.findText("custom: halve") == -1
+    assert widget.preprocessing_combo.findData("custom") == -1
+    assert widget.preprocessing_combo.currentText() == "unit (chosen)"
     assert widget.image.array.max() > 0.5
     widget.wait_until_idle(60)

@@ -1,4 +1,16 @@
-"""What attribution methods share: resolving the objective and shaping the heatmap result."""
+"""What attribution methods share: resolving the objective and shaping the heatmap result.
+
+An attribution over the input has one value per pixel and colour channel; the map shows
+one value per pixel, reduced over the channels as the method's paper defines it:
+
+* ``max-abs``: the largest |value| over the channels, Simonyan, Vedaldi & Zisserman 2013
+  (arXiv:1312.6034, section 3.1) for the gradient, kept by the gradient methods that build
+  on it. Summing signed gradients instead would cancel opposite channels.
+* ``sum``: the sum over the channels, for attributions that add up to the change of the
+  score (integrated gradients' completeness, Sundararajan et al. 2017, section 3).
+
+The per-channel values stay on the result (``Result.channels``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +18,17 @@ import numpy as np
 
 from ..context import Context, Target
 from ..registry import NodeType, Parameter
-from ..result import Result
+from ..result import Result, constant_map_warning, is_constant_map
 from ..tf_ops import class_index
 
 #: The objective index meaning "the mean over all channels of the layer".
 ALL_CHANNELS = -1
+
+#: Channel reductions by name: (H, W, C) attributions -> (H, W) map.
+CHANNEL_REDUCTIONS = {
+    "max-abs": lambda attribution: np.abs(attribution).max(axis=-1),
+    "sum": lambda attribution: attribution.sum(axis=-1),
+}
 
 
 def batch_size_parameter(what: str) -> Parameter:
@@ -29,10 +47,20 @@ def resolve_objective(context: Context, target: Target) -> tuple[np.ndarray, str
 
 
 def heatmap_result(method: str, name: str, context: Context, target: Target,
-                   attribution: np.ndarray, detail: str = "", **info) -> Result:
-    """A heatmap over the input: (H, W, C) attributions are summed over channels."""
+                   attribution: np.ndarray, detail: str = "", *, reduction: str = "",
+                   warnings: list[str] | None = None, **info) -> Result:
+    """A heatmap over the input. An (H, W, C) ``attribution`` is reduced over its channels
+    by ``reduction`` (a key of :data:`CHANNEL_REDUCTIONS`) and kept as the result's
+    ``channels``; an (H, W) one is the map itself. The caller's ``warnings`` are kept; a
+    constant map without any gets one saying that it is constant."""
     attribution = np.asarray(attribution, dtype=np.float32)
-    data = attribution.sum(axis=-1) if attribution.ndim == 3 else attribution
+    channels = None
+    if attribution.ndim == 3:
+        channels, attribution = attribution, CHANNEL_REDUCTIONS[reduction](attribution)
+        info["channel_reduction"] = reduction
+    if not warnings and is_constant_map(attribution):
+        warnings = [constant_map_warning(name, attribution)]
     title = f"{name}: {target.describe(context.labels)}" + (f" ({detail})" if detail else "")
-    return Result(method=method, title=title, kind="heatmap", data=data, target=target,
-                  background=context.image.resized, labels=context.labels, info=info)
+    return Result(method=method, title=title, kind="heatmap", data=attribution, target=target,
+                  background=context.image.resized, labels=context.labels, info=info,
+                  channels=channels, warnings=list(warnings or []))

@@ -1,7 +1,15 @@
-"""What the class-activation-map methods share: the target layer, weights -> map, upsampling.
+"""What the class-activation-map methods share: the target layer, weights -> map, upsampling,
+and why a map came out constant.
 
 A CAM method weighs the K feature maps A_k of one spatial layer and draws
 ReLU(sum_k w_k A_k), upsampled bilinearly to the input's size; only the weights differ.
+The map is 2-D by construction: it has no colour channels to reduce.
+
+The automatic layer is the last feature map with real spatial extent that is not a pooling
+layer (:meth:`~dial_visualization.core.inspect.LayerTree.last_feature_map`): the last
+convolution or activation before the network pools its positions away, as Grad-CAM
+(Selvaraju et al. 2017) uses. A map that comes out constant (a 1x1 layer, no positive
+evidence) carries a warning that says why.
 """
 
 from __future__ import annotations
@@ -14,25 +22,25 @@ from ..context import Context, Target
 from ..errors import Cancelled, MethodNotApplicableError
 from ..inspect import LayerTree
 from ..registry import Parameter
-from ..result import Result
+from ..result import Result, is_constant_map
 from ..tf_ops import layer_gradient_function
 from ._attribution import heatmap_result, resolve_objective
 
 LAYER_PARAMETER = Parameter(
     "layer", "layer", "",
     "the layer whose feature maps are weighted ('outer/inner' inside nested models); "
-    "empty: the last layer whose output is still spatial", spatial=True)
+    "empty: the last feature map larger than 1x1 before the network pools it", spatial=True)
 
 
 def target_layer(model: keras.Model, name: str) -> str:
-    """The path of the layer to explain: ``name``, or the last spatial one when empty."""
+    """The path of the layer to explain: ``name``, or the last feature map when empty."""
     tree = LayerTree(model)
     if not name:
-        node = tree.last_spatial()
+        node = tree.last_feature_map()
         if node is None:
             raise MethodNotApplicableError(
                 f"model {model.name!r} has no layer with a spatial (height, width, channels) "
-                "output: class activation maps need a convolutional layer")
+                "output larger than 1x1: class activation maps need a convolutional layer")
         return node.path
     if name not in tree:
         raise MethodNotApplicableError(f"model {model.name!r} has no layer {name!r}")
@@ -60,9 +68,9 @@ def layer_gradients(context: Context, target: Target, layer: str, progress, shou
     return target, np.asarray(activations)[0], np.asarray(gradients)[0]
 
 
-def weighted_map(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ReLU(sum_k weights[k] * activations[..., k]) for (h, w, K) activations: (h, w)."""
-    return np.maximum(np.tensordot(activations, weights, axes=([-1], [0])), 0.0)
+def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sum_k weights[k] * activations[..., k] for (h, w, K) activations: (h, w)."""
+    return np.tensordot(activations, weights, axes=([-1], [0]))
 
 
 def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -73,10 +81,32 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resized[..., 0] if maps.ndim == 2 else resized
 
 
+def constant_map_warnings(name: str, layer: str, weighted: np.ndarray,
+                          weights: np.ndarray) -> list[str]:
+    """Why the map ReLU(``weighted``) of ``layer`` is constant, in plain words; [] when
+    it is not."""
+    if not is_constant_map(np.maximum(weighted, 0.0)):
+        return []
+    if weighted.size == 1:
+        return [f"{name} map is constant: layer '{layer}' has a 1x1 output, one value per "
+                "channel for the whole image; choose a layer whose output is larger than 1x1"]
+    if not np.any(weights):
+        return [f"{name} map is zero everywhere: every channel of layer '{layer}' has weight "
+                "0 for this class; choose another layer"]
+    if np.all(weighted <= 0):
+        return [f"{name} map is zero everywhere: no channel of layer '{layer}' has positive "
+                "evidence for this class (the weighted sum is negative everywhere); choose "
+                "a layer after its activation"]
+    return [f"{name} map is constant: the weighted sum of layer '{layer}' has the same "
+            "value at every position"]
+
+
 def cam_result(method: str, name: str, context: Context, target: Target, layer: str,
                activations: np.ndarray, weights: np.ndarray, **info) -> Result:
-    """The weighted map of (h, w, K) ``activations``, upsampled to the input, as a heatmap."""
-    size = context.image.array.shape[:2]
-    heatmap = upsample(weighted_map(activations, weights), size)
+    """The map ReLU(weighted sum) of (h, w, K) ``activations``, upsampled to the input, as a
+    heatmap; warnings say why when it is constant."""
+    weighted = weighted_sum(activations, weights)
+    heatmap = upsample(np.maximum(weighted, 0.0), context.image.array.shape[:2])
     return heatmap_result(method, name, context, target, heatmap, detail=layer, layer=layer,
+                          warnings=constant_map_warnings(name, layer, weighted, weights),
                           **info)

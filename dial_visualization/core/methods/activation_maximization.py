@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from ..context import Context, Target
 from ..errors import Cancelled, MethodNotApplicableError, ParameterError
-from ..images import PREPROCESSING, resolve_preprocessing
 from ..inspect import LayerTree
 from ..models import input_shape
+from ..preprocessing import PRESETS, resolve
 from ..registry import NodeType, Parameter, algorithm
 from ..result import Result
 from ..tf_ops import class_index, forward, get_layer, objective, select, traced
@@ -78,16 +78,16 @@ def activation_maximization(context, target, params, progress, should_stop):
     indices = _indices(context, target, params["channels"])
     height, width, channels = _image_shape(context, params["size"])
     image = PARAMETERIZATIONS[params["parameterization"]](height, width, channels)
-    # the loaded image's preprocessing, else the loader's choice ("unit" for custom models)
+    # the loaded image's preprocessing, else the loader's choice (see core.preprocessing)
     preprocessing = (context.image.preprocessing if context.image
-                     else resolve_preprocessing(None, model)[0])
-    if preprocessing not in PREPROCESSING:
+                     else resolve(None, model).name)
+    if preprocessing not in PRESETS:
         raise MethodNotApplicableError(
-            f"activation maximization needs a preset preprocessing ({', '.join(PREPROCESSING)}),"
+            f"activation maximization needs a preset preprocessing ({', '.join(PRESETS)}),"
             f" not {preprocessing!r}")
     key = (target.layer, context.output_index, params["parameterization"], (height, width),
            len(indices), preprocessing, context.device)
-    score = _score(model, target.layer, context.output_index, PREPROCESSING[preprocessing])
+    score = _score(model, target.layer, context.output_index, PRESETS[preprocessing])
     render = traced(model, ("activation-maximization-render",) + key,
                     lambda: _render_function(image, score))
     regularizers = tuple(name for name in REGULARIZERS if params[name] > 0)  # traced: the rest

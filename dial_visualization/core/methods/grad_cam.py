@@ -1,7 +1,8 @@
 """Grad-CAM (Selvaraju et al. 2017, arXiv:1610.02391).
 
 The weight of feature map A_k is the spatial mean of d logit_c / d A_k; the map is
-ReLU(sum_k w_k A_k) at the target layer's resolution, upsampled bilinearly to the input.
+ReLU(sum_k w_k A_k) at the target layer's resolution, upsampled bilinearly to the input
+(section 3). It is 2-D by construction: there are no colour channels to reduce.
 """
 
 from ..registry import NodeType, algorithm
@@ -15,6 +16,8 @@ from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
     reference="Selvaraju et al. 2017, Grad-CAM: Visual Explanations from Deep Networks via "
               "Gradient-based Localization, arXiv:1610.02391",
     parameters=(LAYER_PARAMETER,),
+    channel_reduction="none: a 2-D map by construction, ReLU of the gradient-weighted sum "
+                      "of the layer's feature maps (Selvaraju et al. 2017, section 3)",
 )
 def grad_cam(context, target, params, progress, should_stop):
     layer = target_layer(context.model, params["layer"])

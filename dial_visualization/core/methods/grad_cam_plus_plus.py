@@ -4,7 +4,8 @@ With g = d logit_c / d A_k and the exponential score of the paper's closed form,
 alpha_ij = g_ij^2 / (2 g_ij^2 + sum_ab A_ab g_ij^3) (0 where the denominator is 0) and
 w_k = sum_ij alpha_ij relu(g_ij); the map is ReLU(sum_k w_k A_k), upsampled to the input.
 The paper's common factor exp(logit_c) is left out (as pytorch-grad-cam does): it scales
-the whole map and changes nothing else.
+the whole map and changes nothing else. The map is 2-D by construction: there are no
+colour channels to reduce.
 """
 
 import numpy as np
@@ -32,6 +33,8 @@ def plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndar
     reference="Chattopadhay et al. 2018, Grad-CAM++: Improved Visual Explanations for Deep "
               "Convolutional Networks, arXiv:1710.11063",
     parameters=(LAYER_PARAMETER,),
+    channel_reduction="none: a 2-D map by construction, ReLU of the weighted sum of the "
+                      "layer's feature maps (Chattopadhay et al. 2018, section 3)",
 )
 def grad_cam_plus_plus(context, target, params, progress, should_stop):
     layer = target_layer(context.model, params["layer"])

@@ -2,6 +2,11 @@
 
 The input gradient, except that every ReLU passes a gradient back only where both its
 input and the incoming gradient are positive.
+
+The map reduces the colour channels as saliency does, max_c |guided gradient| (Simonyan
+et al. 2013, section 3.1), since guided backpropagation only changes the backward rule of
+that gradient. Springenberg et al. show the guided image itself, in colour: it stays
+available per channel in ``Result.channels``.
 """
 
 import numpy as np
@@ -10,6 +15,7 @@ import tensorflow as tf
 from ..registry import NodeType, algorithm
 from ..tf_ops import input_gradient_function
 from ._attribution import heatmap_result, resolve_objective
+from .saliency import REDUCTION
 
 
 @tf.custom_gradient
@@ -35,6 +41,9 @@ def guided_gradient_function(model, *, layer=None, output_index=0, device="auto"
                 "every ReLU lets only positive gradients through, at positive inputs.",
     reference="Springenberg et al. 2014, Striving for Simplicity: The All Convolutional Net, "
               "arXiv:1412.6806",
+    channel_reduction="max over colour channels of |guided gradient|, as for saliency "
+                      "(Simonyan et al. 2013, section 3.1); the colour guided image of "
+                      "Springenberg et al. 2014 is kept per channel",
 )
 def guided_backprop(context, target, params, progress, should_stop):
     x, layer, index, target = resolve_objective(context, target)
@@ -43,4 +52,4 @@ def guided_backprop(context, target, params, progress, should_stop):
     _, grads = gradient(tf.constant(x), tf.constant([index]))
     progress(1.0)
     return heatmap_result("guided-backprop", "Guided backprop", context, target,
-                          np.asarray(grads)[0])
+                          np.asarray(grads)[0], reduction=REDUCTION)

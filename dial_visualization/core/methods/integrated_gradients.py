@@ -3,8 +3,12 @@ Networks, arXiv:1703.01365).
 
 The gradient of the class logit averaged along the straight line from a baseline to the
 input (trapezoid rule, in the preprocessed space), times (input - baseline). The
-attributions add up to F(input) - F(baseline) (completeness); the run reports how far off
-that sum is.
+attributions add up to F(input) - F(baseline) (completeness, section 3, Proposition 1);
+the run reports how far off that sum is.
+
+The map is the sum of the attributions over the colour channels, so that it keeps
+completeness: its pixels add up to the change of the score. The per-channel attributions
+stay on the result (``Result.channels``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import tensorflow as tf
 from PIL import Image, ImageFilter
 
 from ..errors import MethodNotApplicableError
-from ..images import PREPROCESSING
+from ..preprocessing import PRESETS
 from ..registry import NodeType, Parameter, algorithm
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
 from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
 
 BASELINES = ("black", "white", "blur", "noise")
+#: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
+REDUCTION = "sum"
 DEFAULT_STEPS = 64
 _NOISE_SEED = 0
 
@@ -30,7 +36,7 @@ def baseline_input(image, choice: str) -> np.ndarray:
     black/white are pixel values 0/255 before preprocessing, blur a Gaussian-blurred copy
     of the image, noise uniform pixels in [0, 255] from a fixed seed.
     """
-    preprocess = image.preprocess or PREPROCESSING.get(image.preprocessing)
+    preprocess = image.preprocess or PRESETS.get(image.preprocessing)
     if preprocess is None:
         raise MethodNotApplicableError(
             f"a {choice} baseline needs the image's preprocessing, {image.preprocessing!r}")
@@ -102,6 +108,9 @@ def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_ST
                   choices=BASELINES),
         batch_size_parameter("path points per gradient call"),
     ),
+    channel_reduction="sum over colour channels, so that the map adds up to "
+                      "F(input) - F(baseline) (completeness, Sundararajan et al. 2017, "
+                      "section 3)",
 )
 def integrated_gradients_method(context, target, params, progress, should_stop):
     x, _, index, target = resolve_objective(context, target)
@@ -115,5 +124,5 @@ def integrated_gradients_method(context, target, params, progress, should_stop):
     delta = float(attribution.sum(dtype=np.float64) - (score - baseline_score))
     return heatmap_result(
         "integrated-gradients", "Integrated gradients", context, target, attribution,
-        detail=f"{params['baseline']} baseline, {params['steps']} steps",
+        detail=f"{params['baseline']} baseline, {params['steps']} steps", reduction=REDUCTION,
         completeness_delta=delta, score=score, baseline_score=baseline_score)

@@ -7,6 +7,9 @@ score(image) - score(image with that window filled). Filling happens in the mode
 space (the preprocessed image): ``zero`` puts 0 there, ``mean`` the image's per-channel
 mean, ``blur`` the same pixels of a Gaussian-blurred copy (sigma = patch / 2, edges
 repeated). Occluded images are built one batch at a time.
+
+A patch hides all colour channels of its pixels at once, so the map has one value per
+pixel by construction: there are no channels to reduce.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ def fill_image(image: np.ndarray, fill: str, patch: int) -> np.ndarray:
                   "output or the logit before the softmax", choices=("probability", "logit")),
         batch_size_parameter("occluded images per model call"),
     ),
+    channel_reduction="none: one score drop per pixel by construction, a patch hides all "
+                      "its colour channels at once (Zeiler & Fergus 2014, section 4.2)",
 )
 def occlusion(context, target, params, progress, should_stop):
     x, _, index, target = resolve_objective(context, target)

@@ -1,4 +1,11 @@
-"""Vanilla gradient saliency (Simonyan, Vedaldi & Zisserman 2013, arXiv:1312.6034)."""
+"""Vanilla gradient saliency (Simonyan, Vedaldi & Zisserman 2013, Deep Inside
+Convolutional Networks, arXiv:1312.6034).
+
+The gradient w of the class logit (or of a channel's mean activation) with respect to the
+input pixels. The map is the paper's M_ij = max_c |w_(i,j,c)| (section 3.1): how strongly
+the most sensitive colour channel of each pixel moves the score, whatever the sign. The
+signed gradient per channel stays on the result (``Result.channels``).
+"""
 
 import numpy as np
 import tensorflow as tf
@@ -7,6 +14,9 @@ from ..registry import NodeType, algorithm
 from ..tf_ops import input_gradient_function
 from ._attribution import heatmap_result, resolve_objective
 
+#: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
+REDUCTION = "max-abs"
+
 
 @algorithm(
     id="saliency", name="Saliency (gradient)",
@@ -14,6 +24,8 @@ from ._attribution import heatmap_result, resolve_objective
     description="Gradient of the class logit (or the channel's mean activation) "
                 "with respect to the input pixels.",
     reference="Simonyan et al. 2013, Deep Inside Convolutional Networks, arXiv:1312.6034",
+    channel_reduction="max over colour channels of |gradient| (Simonyan et al. 2013, "
+                      "section 3.1)",
 )
 def saliency(context, target, params, progress, should_stop):
     x, layer, index, target = resolve_objective(context, target)
@@ -21,4 +33,5 @@ def saliency(context, target, params, progress, should_stop):
                                        device=context.device)
     _, grads = gradient(tf.constant(x), tf.constant([index]))
     progress(1.0)
-    return heatmap_result("saliency", "Saliency", context, target, np.asarray(grads)[0])
+    return heatmap_result("saliency", "Saliency", context, target, np.asarray(grads)[0],
+                          reduction=REDUCTION)

@@ -7,7 +7,8 @@ the model's output for the class on that masked input: the softmax probability f
 softmax classifier, as in the authors' code (the paper's "increase of confidence" with
 the baseline score left out). Constant feature maps (a zero map included) would mask
 nothing in particular: their weight is 0 and they are not evaluated. The map is
-ReLU(sum_k w_k A_k) at the layer's resolution, upsampled to the input.
+ReLU(sum_k w_k A_k) at the layer's resolution, upsampled to the input: 2-D by
+construction, with no colour channels to reduce.
 
 ``top_n`` keeps only the N channels with the highest mean activation (the others weigh 0).
 """
@@ -58,6 +59,8 @@ def masked_score_function(model, size: tuple[int, int], output_index: int, devic
                   "activation (0: all)", 0, 100000),
         batch_size_parameter("masked images per model call"),
     ),
+    channel_reduction="none: a 2-D map by construction, ReLU of the score-weighted sum of "
+                      "the layer's feature maps (Wang et al. 2020, section 3)",
 )
 def score_cam(context, target, params, progress, should_stop):
     model = context.model

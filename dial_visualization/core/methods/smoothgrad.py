@@ -2,8 +2,13 @@
 arXiv:1706.03825).
 
 The average of a gradient attribution (saliency, guided backprop or integrated gradients)
-over noisy copies of the input; the noise's standard deviation is a fraction of the
-input's value range.
+over noisy copies of the input (section 3); the noise's standard deviation is a fraction
+of the input's value range.
+
+The per-channel attributions are averaged over the copies, then reduced over the colour
+channels as the base method reduces its own: max |.| for saliency and guided backprop,
+the sum for integrated gradients. The averaged per-channel attributions stay on the
+result (``Result.channels``).
 """
 
 from __future__ import annotations
@@ -15,10 +20,17 @@ from ..errors import MethodNotApplicableError
 from ..registry import NodeType, Parameter, algorithm
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
 from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
+from .guided_backprop import REDUCTION as GUIDED_BACKPROP_REDUCTION
 from .guided_backprop import guided_gradient_function
+from .integrated_gradients import REDUCTION as INTEGRATED_GRADIENTS_REDUCTION
 from .integrated_gradients import DEFAULT_STEPS, baseline_input, integrated_gradients
+from .saliency import REDUCTION as SALIENCY_REDUCTION
 
-BASES = ("saliency", "guided-backprop", "integrated-gradients")
+#: Each base method and its reduction over colour channels.
+BASE_REDUCTIONS = {"saliency": SALIENCY_REDUCTION,
+                   "guided-backprop": GUIDED_BACKPROP_REDUCTION,
+                   "integrated-gradients": INTEGRATED_GRADIENTS_REDUCTION}
+BASES = tuple(BASE_REDUCTIONS)
 #: Noisy inputs per integrated-gradients call, which batches their path points itself.
 INPUTS_PER_IG_CALL = 16
 
@@ -80,6 +92,10 @@ def _within(progress, done: int, size: int, total: int):
         Parameter("seed", "int", 0, "random seed of the noise", 0, 2**31 - 1),
         batch_size_parameter("inputs per gradient call"),
     ),
+    channel_reduction="the base method's reduction of the per-channel attributions "
+                      "averaged over the noisy copies (Smilkov et al. 2017, section 3): "
+                      "max |.| for saliency and guided backprop, the sum for integrated "
+                      "gradients",
 )
 def smoothgrad(context, target, params, progress, should_stop):
     base, samples = params["base"], params["samples"]
@@ -98,4 +114,5 @@ def smoothgrad(context, target, params, progress, should_stop):
         total += attribute(noisy, _within(progress, chunk.start, size, samples)).sum(axis=0)
     return heatmap_result(
         "smoothgrad", "SmoothGrad", context, target, total / samples,
-        detail=f"{base}, {samples} samples, noise {params['noise']:g}", noise_std=std)
+        detail=f"{base}, {samples} samples, noise {params['noise']:g}",
+        reduction=BASE_REDUCTIONS[base], noise_std=std)
