@@ -1,22 +1,30 @@
 """Dial-App plugin: the "Visualization/Convolutional Visualization" node.
 
-Dial (https://github.com/dial-app) loads a plugin by calling its ``load_plugin()`` and
-``unload_plugin()``. Nothing here imports Dial (``dial_core``) before ``load_plugin()``:
-the node class derives from ``dial_core.node_editor.Node``, so it is made then.
+Dial (https://github.com/dial-app; tested against dial-core 0.21a0, its last release) loads
+a plugin by name: ``dial_core.plugin.Plugin.load()`` imports the module named like the
+distribution (``dial_visualization``), calls its ``load_plugin()``, then reads the version
+and summary from the distribution's ``PKG-INFO`` through ``pkg_resources``;
+``unload()`` calls ``unload_plugin()``. Nothing here imports Dial (``dial_core``) before
+``load_plugin()``: the node class derives from ``dial_core.node_editor.Node``, so it is
+made then.
 
 Dial's interface used (all of it, so that a change in Dial means a change here only):
 ``dial_core.node_editor.Node(title, inner_widget=...)`` with ``add_input_port(name,
 port_type)``, ``inputs[name].set_processor_function(fn)`` and ``__getstate__`` /
-``__setstate__`` for project saves; ``dial_core.node_editor.NodeRegistrySingleton()``
+``__setstate__`` for project saves (a ``.dial`` file is the pickled project); Dial's
+``Scene.duplicate_nodes`` deep-copies nodes; ``dial_core.node_editor.NodeRegistrySingleton()``
 with ``register_node(name, factory)`` / ``unregister_node(name)``;
-``dial_core.notebook.NodeCells`` (``_body_cells()``) and
-``dial_core.notebook.NodeCellsRegistrySingleton()`` with ``register_transformer(node_class,
-cells_class)`` / ``unregister_transformer(node_class)``; dependency-injector factories.
+``dial_core.notebook.NodeCells`` (``_body_cells()``, ``_instantiation_cells()``,
+``_input_variables_cells()``) and ``dial_core.notebook.NodeCellsRegistrySingleton()`` with
+``register_transformer(node_class, cells_class)`` / ``unregister_transformer(node_class)``;
+dependency-injector factories; ``pkg_resources`` as Dial reads plugin metadata with it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Callable
 
 from ..core.context import Target
@@ -30,6 +38,8 @@ log = logging.getLogger(__name__)
 
 NODE_NAME = "Visualization/Convolutional Visualization"
 NODE_TITLE = "Convolutional Visualization"
+#: The name a Dial user enables in Dial's plugins.json (Dial imports it as dial_visualization).
+DISTRIBUTION = "dial-visualization"
 
 #: The classes made for the ``dial_core`` in use: {"base": Node, "node": ..., "cells": ...}.
 _classes: dict[str, type] = {}
@@ -48,6 +58,7 @@ def load_plugin() -> None:
                                 visualization_widget=providers.Factory(ConvVisualizationWidget))
     NodeRegistrySingleton().register_node(NODE_NAME, factory)
     NodeCellsRegistrySingleton().register_transformer(node_class, cells_class)
+    _let_dial_read_the_metadata()
 
 
 def unload_plugin() -> None:
@@ -60,13 +71,51 @@ def unload_plugin() -> None:
         NodeCellsRegistrySingleton().unregister_transformer(_classes["node"])
 
 
-def restore_node(session: Session):
-    """Unpickling a saved project: a new node whose widget reloads ``session``'s canvas."""
+def restore_node(session: Session, parent=None):
+    """Unpickling a saved project: a new node whose widget reloads ``session``'s canvas,
+    in its scene (``parent``, as Dial's own ``Node.__reduce__`` keeps it)."""
     from dial_core.node_editor import NodeRegistrySingleton
 
     node = NodeRegistrySingleton().get_node(NODE_NAME)
+    node.parent = parent
     _restore_canvas(node.inner_widget, session)
     return node
+
+
+def _let_dial_read_the_metadata() -> None:
+    """Let Dial's plugin manager read this distribution's version and summary.
+
+    Right after ``load_plugin()``, Dial's ``Plugin._update_plugin_metadata`` reads
+    ``pkg_resources.require("dial-visualization")[0].get_metadata_lines("PKG-INFO")``.
+    Only an ``.egg-info`` has a ``PKG-INFO``; a wheel (or editable) install has a
+    ``.dist-info`` whose same file is named ``METADATA``, so Dial logs a FileNotFoundError
+    and shows the version and summary typed in plugins.json instead. The distribution
+    ``pkg_resources`` knows is replaced by the same one whose ``PKG-INFO`` is its
+    ``METADATA``. Only done where ``pkg_resources`` is already imported (Dial imports it),
+    so that nothing else pays for importing it.
+    """
+    pkg_resources = sys.modules.get("pkg_resources")
+    if pkg_resources is None:
+        return
+    working_set = pkg_resources.working_set
+    dist = working_set.find(pkg_resources.Requirement.parse(DISTRIBUTION))
+    if (not isinstance(dist, pkg_resources.DistInfoDistribution)
+            or dist.has_metadata("PKG-INFO")):
+        return  # not installed (a source tree), an .egg-info, or done already
+
+    class DistInfoWithPkgInfo(pkg_resources.PathMetadata):
+        """A ``.dist-info`` folder whose ``PKG-INFO`` is its ``METADATA``."""
+
+        def has_metadata(self, name):
+            return super().has_metadata("METADATA" if name == "PKG-INFO" else name)
+
+        def get_metadata(self, name):
+            return super().get_metadata("METADATA" if name == "PKG-INFO" else name)
+
+    readable = pkg_resources.Distribution.from_location(
+        dist.location, os.path.basename(dist.egg_info),
+        metadata=DistInfoWithPkgInfo(dist.location, dist.egg_info))
+    working_set.add(readable, dist.location, insert=False, replace=True)
 
 
 def _restore_canvas(widget, session: Session) -> None:
@@ -118,10 +167,33 @@ def _plugin_classes() -> tuple[type, type]:
             self.inner_widget.set_preprocessing(preprocessor)
 
         def __reduce__(self):
-            return restore_node, (self.inner_widget.session(),), self.__getstate__()
+            return (restore_node, (self.inner_widget.session(), self.parent),
+                    self.__getstate__())
+
+        def __deepcopy__(self, memo):
+            """Dial's "duplicate" (``Scene.duplicate_nodes``): a new node from the factory
+            whose canvas is restored as a saved project restores it (Dial's own
+            ``Node.__deepcopy__`` would deep-copy the widget, which Qt cannot)."""
+            duplicate = restore_node(self.inner_widget.session())
+            memo[id(self)] = duplicate
+            return duplicate
 
     class ConvVisualizationNodeCells(NodeCells):
-        """The canvas as notebook cells: the notebook API calls that redo every tile."""
+        """The canvas as notebook cells: the notebook API calls that redo every tile.
+
+        Dial's cells of a node are its title, an instantiation of the node, one variable per
+        input port, then ``_body_cells()``. The two in between are left out: Dial writes
+        ``NodeRegistrySingleton().get_factory_for(<qualified class name>)()`` without an
+        import, which no notebook can run (and this class is made inside a function), and
+        the body never reads the port variables, which name variables that the upstream
+        node's cells may not define (a model from the port is not exported, see below).
+        """
+
+        def _instantiation_cells(self):
+            return []
+
+        def _input_variables_cells(self):
+            return []
 
         def _body_cells(self):
             import nbformat
