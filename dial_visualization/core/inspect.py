@@ -73,28 +73,95 @@ class LayerNode:
 
     @property
     def filters(self) -> int:
-        """How many filters (kernel children) the layer has: the kernel's last axis."""
-        return self.kernel().shape[-1] if self.has_kernel else 0
+        """How many filters (kernel children) the layer has: one per output channel, the
+        last axis of :meth:`kernel` (read from the variables' shapes, not their values)."""
+        shapes = {name: tuple(v.shape) for name, v in _kernel_variables(self.layer).items()}
+        if "pointwise_kernel" in shapes:
+            return shapes["pointwise_kernel"][-1]
+        if "kernel" not in shapes:
+            return 0
+        return int(np.prod(shapes["kernel"][-2:])) if _is_depthwise(self.layer) \
+            else shapes["kernel"][-1]
+
+    def kernels(self) -> dict[str, np.ndarray]:
+        """The layer's kernels as it stores them, by attribute: ``kernel``, or a separable
+        convolution's ``depthwise_kernel`` and ``pointwise_kernel``; {} without any."""
+        return {name: np.asarray(variable.numpy())
+                for name, variable in _kernel_variables(self.layer).items()}
 
     def kernel(self) -> np.ndarray | None:
-        kernel = getattr(self.layer, "kernel", None) if self.has_kernel else None
-        return None if kernel is None else keras.ops.convert_to_numpy(kernel)
+        """The kernel with one filter per output channel on its last axis, as a plain
+        convolution (or dense layer) would hold it; None without a kernel.
+
+        * convolution, dense layer: the kernel itself; a grouped convolution's filter sees
+          the input channels of its group only (:meth:`input_channels`);
+        * depthwise convolution (kh, kw, C, M): (kh, kw, 1, C * M), output channel c * M + m
+          being input channel c filtered by kernel[..., c, m];
+        * separable convolution, depthwise D (kh, kw, C, M) then pointwise P (1, 1, C * M, F):
+          K[..., c, f] = sum_m D[..., c, m] P[c * M + m, f], (kh, kw, C, F). The layer is the
+          convolution with K (both are linear, and the 1x1 pointwise step changes neither
+          strides nor padding), so K's filters are what each output channel applies.
+        """
+        kernels = self.kernels()
+        if "pointwise_kernel" in kernels:
+            depthwise, pointwise = kernels["depthwise_kernel"], kernels["pointwise_kernel"]
+            channels, multiplier = depthwise.shape[-2:]
+            mixing = pointwise.reshape(channels, multiplier, pointwise.shape[-1])
+            return np.einsum("...cm,cmf->...cf", depthwise, mixing)
+        if _is_depthwise(self.layer):
+            return self.depthwise_kernels()
+        return kernels.get("kernel")
+
+    def depthwise_kernels(self) -> np.ndarray | None:
+        """A depthwise or separable convolution's depthwise kernels (kh, kw, C, M) as
+        (kh, kw, 1, C * M), in the order of the channels they make (c * M + m); None for
+        other layers."""
+        kernels = self.kernels()
+        depthwise = kernels.get("depthwise_kernel",
+                                kernels.get("kernel") if _is_depthwise(self.layer) else None)
+        return None if depthwise is None else depthwise.reshape(*depthwise.shape[:-2], 1, -1)
+
+    def input_channels(self, index: int) -> range:
+        """The input channels that filter ``index`` of :meth:`kernel` sees: its group's in a
+        grouped convolution, its one channel in a depthwise convolution, else all."""
+        if _is_depthwise(self.layer):
+            channel = index // self.layer.depth_multiplier
+            return range(channel, channel + 1)
+        seen = self.kernel().shape[-2]
+        group = index // (self.filters // (getattr(self.layer, "groups", 1) or 1))
+        return range(group * seen, (group + 1) * seen)
 
     def bias(self) -> np.ndarray | None:
         bias = getattr(self.layer, "bias", None) if self.has_bias else None
-        return None if bias is None else keras.ops.convert_to_numpy(bias)
+        return None if bias is None else np.asarray(bias.numpy())
+
+
+#: Where layers keep their kernels: a convolution's, dense or depthwise layer's ``kernel``,
+#: a separable convolution's two.
+_KERNEL_ATTRIBUTES = ("kernel", "depthwise_kernel", "pointwise_kernel")
+
+
+def _kernel_variables(layer: keras.Layer) -> dict:
+    if isinstance(layer, keras.Model):
+        return {}
+    found = {name: getattr(layer, name, None) for name in _KERNEL_ATTRIBUTES}
+    return {name: variable for name, variable in found.items() if variable is not None}
+
+
+def _is_depthwise(layer: keras.Layer) -> bool:
+    """A depthwise convolution: one ``kernel`` of (..., channels, depth multiplier)."""
+    return hasattr(layer, "depth_multiplier") and getattr(layer, "kernel", None) is not None
 
 
 def _node(layer: keras.Layer, prefix: str) -> LayerNode:
     path = prefix + layer.name
-    kernel = getattr(layer, "kernel", None) if not isinstance(layer, keras.Model) else None
     bias = getattr(layer, "bias", None) if not isinstance(layer, keras.Model) else None
     node = LayerNode(
         path=path, name=layer.name, type=type(layer).__name__,
         input_shapes=_shapes(layer, "input"), output_shapes=_shapes(layer, "output"),
         params=layer.count_params() if layer.built else 0,
         activation=_activation_name(layer),
-        has_kernel=kernel is not None, has_bias=bias is not None, layer=layer,
+        has_kernel=bool(_kernel_variables(layer)), has_bias=bias is not None, layer=layer,
     )
     if isinstance(layer, keras.Model):
         node.children = [_node(child, path + PATH_SEPARATOR) for child in _sublayers(layer)]

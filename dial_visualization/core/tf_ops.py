@@ -4,8 +4,9 @@ Every algorithm reaches the model through :func:`forward`, which runs the model'
 graph layer by layer (recursing into nested models) and can
 
 * record the output of any layer, also inside nested models (no "Graph disconnected"),
-* replace every ReLU by another function (guided backpropagation) without touching the
-  user's model: a layer's ``activation=relu`` is swapped on a proxy, not on the layer,
+* wrap every ReLU-like unit (ReLU, ReLU6, leaky and parametric ReLU) in another function
+  (guided backpropagation) without touching the user's model: a layer's
+  ``activation=relu`` is swapped on a proxy, not on the layer,
 * stop before the final softmax/sigmoid, so class scores are logits.
 
 Traced ``tf.function``s are cached per (model, purpose, device) with a batch dimension of
@@ -15,9 +16,9 @@ Traced ``tf.function``s are cached per (model, purpose, device) with a batch dim
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
-import weakref
 from typing import Callable, Iterable, Iterator
 
 import keras
@@ -82,11 +83,38 @@ def _output_layer(model: keras.Model, output_index: int) -> tuple[keras.Layer, s
     return layer, prefix + layer.name
 
 
-def is_relu(layer: keras.Layer) -> bool:
-    """A plain ReLU layer, or an Activation('relu') layer."""
-    if isinstance(layer, keras.layers.ReLU):
-        return (layer.max_value is None and not layer.negative_slope and not layer.threshold)
-    return isinstance(layer, keras.layers.Activation) and _activation_is(layer.activation, "relu")
+#: ReLU-like activation functions by name, each with the open interval of inputs it passes
+#: unchanged (slope 1): below it ``relu`` is 0 and ``leaky_relu`` leaky, above it ``relu6``
+#: is clipped.
+_RELU_ACTIVATIONS = {"relu": (0.0, math.inf), "relu6": (0.0, 6.0), "leaky_relu": (0.0, math.inf)}
+
+
+def relu_region(unit) -> tuple[float, float] | None:
+    """Where the ReLU-like ``unit`` passes its input unchanged: the open interval (low, high);
+    None when ``unit`` is not ReLU-like.
+
+    ``unit`` is a layer, ``ReLU`` (with any ``threshold``, ``max_value`` and
+    ``negative_slope``: it is ``x`` on (threshold, max_value)), ``LeakyReLU`` or ``PReLU``
+    (``x`` above 0), or an activation function: ``relu``, ``relu6``, ``leaky_relu`` (a
+    layer's ``activation``, also an ``Activation`` layer's), recognised by name.
+    """
+    if isinstance(unit, keras.layers.ReLU):
+        high = math.inf if unit.max_value is None else float(unit.max_value)
+        return float(unit.threshold or 0.0), high
+    if isinstance(unit, (keras.layers.LeakyReLU, keras.layers.PReLU)):
+        return 0.0, math.inf
+    if isinstance(unit, keras.Layer):
+        return None
+    return _RELU_ACTIVATIONS.get(getattr(unit, "__name__", None))
+
+
+def relu_units(model: keras.Model) -> int:
+    """How many ReLU-like units (:func:`relu_region`) ``model`` has, nested models included:
+    the layers and activations that :func:`forward` replaces when given ``relu``."""
+    from .inspect import LayerTree
+
+    return sum(1 for node in LayerTree(model).walk() if not node.children and (
+        relu_region(node.layer) or relu_region(getattr(node.layer, "activation", None))))
 
 
 def _activation_is(activation, name: str) -> bool:
@@ -122,8 +150,9 @@ def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None):
     activation = getattr(layer, "activation", None)
     if drop_squashing and any(_activation_is(activation, n) for n in _SQUASHING):
         attributes["activation"] = keras.activations.linear
-    elif relu is not None and _activation_is(activation, "relu"):
-        attributes["activation"] = relu
+    elif relu is not None and relu_region(activation) is not None:
+        region = relu_region(activation)
+        attributes["activation"] = lambda z: relu(z, activation(z), region)
     if _is_strided_pointwise(layer):
         rows, columns = layer.strides
         args = (args[0][:, ::rows, ::columns, :],) + tuple(args[1:])
@@ -137,7 +166,9 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
             logits_of: int | None = None):
     """Run ``model`` on ``x``; return (outputs, {path: tensor} for each tap).
 
-    ``relu`` replaces every ReLU (layer, ``Activation`` or a layer's ``activation``);
+    ``relu(x, output, (low, high))`` replaces the output of every ReLU-like unit (a layer,
+    an ``Activation`` or a layer's ``activation``; see :func:`relu_region`): ``x`` is the
+    unit's input, ``output`` its own value, (low, high) where it passes ``x`` unchanged.
     ``logits_of=i`` drops the softmax/sigmoid that ends output ``i``.
     """
     taps = set(taps)
@@ -160,8 +191,8 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
             out = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
         elif path == logits_path and _is_squashing_layer(layer):
             out = args[0]
-        elif relu is not None and is_relu(layer):
-            out = relu(*args)
+        elif relu is not None and relu_region(layer) is not None:
+            out = relu(args[0], layer(*args, **kwargs), relu_region(layer))
         else:
             out = _call(layer, args, kwargs, drop_squashing=path == logits_path, relu=relu)
         if path in taps:
@@ -190,15 +221,28 @@ def select(outputs, output_index: int):
 
 
 # --------------------------------------------------------------------------- per-model cache
-# traced functions, and the batch size tuners of the batched methods
+# traced functions, and the batch size tuners of the batched methods. They live on the model
+# object itself: a traced function holds its model, so a cache keyed weakly on the model
+# (a WeakKeyDictionary) kept every model ever used alive; on the model, the two form a cycle
+# that the garbage collector frees with the model.
 
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_ATTRIBUTE = "_dial_visualization_cache"
 _cache_lock = threading.Lock()
 
 
-def _cached(model: keras.Model, key: tuple, build: Callable[[], object]):
+def model_cache(model: keras.Model) -> dict:
+    """What is cached for ``model``, by key (the model's own dictionary of it)."""
     with _cache_lock:
-        per_model = _cache.setdefault(model, {})
+        cache = vars(model).get(_CACHE_ATTRIBUTE)
+        if cache is None:
+            cache = {}
+            object.__setattr__(model, _CACHE_ATTRIBUTE, cache)  # not a tracked Keras attribute
+        return cache
+
+
+def _cached(model: keras.Model, key: tuple, build: Callable[[], object]):
+    per_model = model_cache(model)
+    with _cache_lock:
         if key not in per_model:
             per_model[key] = build()
         return per_model[key]
@@ -213,7 +257,7 @@ def forget(model: keras.Model) -> None:
     """Drop what is cached for ``model``: traced functions (the next call traces again) and
     measured batch sizes."""
     with _cache_lock:
-        _cache.pop(model, None)
+        vars(model).pop(_CACHE_ATTRIBUTE, None)
 
 
 def objective(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:

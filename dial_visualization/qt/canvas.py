@@ -250,7 +250,17 @@ class ResultTile(QtWidgets.QFrame):
             self.show_frame(self.frame + 1)
 
     def _update_frame_label(self) -> None:
-        self.frame_label.setText(f"{self.frame + 1}/{len(self.result.frames)}")
+        """"k/N", then the frame's step and objective (one per optimised image) where the
+        result records them (activation maximization)."""
+        text = f"{self.frame + 1}/{len(self.result.frames)}"
+        steps = self.result.info.get("frame_steps")
+        objectives = self.result.info.get("objective_per_frame")
+        if steps and objectives:
+            values = objectives[self.frame]
+            shown = ", ".join(f"{value:.3g}" for value in values[:4])
+            text += f"  step {steps[self.frame]}: objective {shown}" + (
+                ", ..." if len(values) > 4 else "")
+        self.frame_label.setText(text)
 
     # ------------------------------------------------------------------ actions
 

@@ -1,5 +1,9 @@
 """Activation maximization on tiny real models: it raises the target, is reproducible,
-batches channels exactly, records frames, stops on request, and equals plain Adam ascent."""
+batches channels exactly, records frames and their objectives, stops on request, equals
+plain Adam ascent, says why an objective fell or did not move, and refuses absurd
+parameters, non-finite images and sizes whose one step would take too long."""
+
+import re
 
 import keras
 import numpy as np
@@ -7,7 +11,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from builders import nested_model, random_pixels, sequential_model
+from builders import counting_model, nested_model, random_pixels, sequential_model
 from dial_visualization.core import tf_ops
 from dial_visualization.core.context import Context, Target
 from dial_visualization.core.errors import Cancelled, MethodNotApplicableError, ParameterError
@@ -74,8 +78,9 @@ def test_frames_include_the_last_iteration_when_it_is_not_a_multiple(cnn):
 
 
 def test_fixed_seed_reproduces_and_another_seed_differs(cnn):
-    first, again = maximize(cnn, seed=3), maximize(cnn, seed=3)
-    other = maximize(cnn, seed=4)
+    shaken = {"jitter": 2, "scale": 0.1}  # the seed draws the start noise and these
+    first, again = maximize(cnn, seed=3, **shaken), maximize(cnn, seed=3, **shaken)
+    other = maximize(cnn, seed=4, **shaken)
     np.testing.assert_array_equal(first.data, again.data)
     np.testing.assert_array_equal(first.frames, again.frames)
     assert np.abs(first.data - other.data).mean() > 1.0
@@ -93,7 +98,7 @@ def test_channels_in_one_batch_equal_one_by_one_runs(cnn):
 def test_one_trace_serves_every_step_and_run(cnn):
     maximize(cnn, layer="pool", steps=8, seed=1)
     maximize(cnn, layer="pool", steps=8, seed=2, learning_rate=0.1, jitter=2, scale=0.1)
-    functions = [f for key, f in tf_ops._cache[cnn].items() if key[0].startswith(METHOD)
+    functions = [f for key, f in tf_ops.model_cache(cnn).items() if key[0].startswith(METHOD)
                  and "pool" in key]
     assert len(functions) == 2  # the step and the rendering
     assert all(f.experimental_get_tracing_count() == 1 for f in functions)
@@ -174,7 +179,7 @@ def test_progress_rises_to_one(cnn):
 
 
 def test_whole_layer_maximizes_the_mean_of_all_channels(cnn):
-    result = maximize(cnn, index=None, parameterization="pixel")
+    result = maximize(cnn, index=None, parameterization="pixel", learning_rate=0.05)
     assert result.info["channels"] == [-1]
     mean_of_channels = channel_means(cnn, "conv1", result.data / 255.0).mean()
     np.testing.assert_allclose(result.info["objective_end"][0], mean_of_channels, rtol=1e-4)
@@ -303,3 +308,115 @@ def test_frames_save_as_a_gif(cnn, tmp_path):
     path = result.save_gif(tmp_path / "ascent.gif")
     with Image.open(path) as gif:
         assert gif.n_frames == 5
+
+
+# --------------------------------------------------------------------------- what the result says
+
+def test_the_objective_of_every_frame_is_the_objective_of_that_frames_image(cnn):
+    result = maximize(cnn, channels="0,2", steps=20, frame_every=8)
+    assert result.info["frame_steps"] == [0, 8, 16, 20]
+    objectives = np.array(result.info["objective_per_frame"])  # (frames, channels)
+    assert objectives.shape == (4, 2)
+    for frame, images in enumerate(result.frames):
+        np.testing.assert_allclose(channel_means(cnn, "conv1", images / 255.0)[[0, 1], [0, 2]],
+                                   objectives[frame], rtol=1e-4, atol=1e-6)
+    assert result.info["objective_start"] == objectives[0].tolist()
+    assert result.info["objective_end"] == objectives[-1].tolist()
+    assert not result.warnings
+
+
+def concave_model():
+    """One channel whose mean is -(c - 0.05)^2 with c = 0.1 (r + g + b): the grey start
+    image is near the top, so that a large step overshoots it."""
+    inputs = keras.Input((16, 16, 3), name="image")
+    linear = keras.layers.Conv2D(1, 1, kernel_initializer=keras.initializers.Constant(0.1),
+                                 bias_initializer=keras.initializers.Constant(-0.1),
+                                 name="linear")(inputs)
+    squared = keras.layers.Multiply(name="squared")([linear, linear])
+    return keras.Model(inputs, keras.layers.Rescaling(-1.0, name="peak")(squared), name="peak")
+
+
+def test_an_objective_that_ends_below_its_start_is_warned_about():
+    model = concave_model()
+    overshot = maximize(model, layer="peak", steps=1, learning_rate=2.0,
+                        parameterization="pixel")
+    start, end = overshot.info["objective_start"][0], overshot.info["objective_end"][0]
+    assert end < start
+    assert overshot.warnings == [f"peak channel 0: the objective fell from {start:.3g} to "
+                                 f"{end:.3g} in 1 step; lower the learning_rate"]
+    careful = maximize(model, layer="peak", steps=8, learning_rate=0.01,
+                       parameterization="pixel")
+    assert careful.info["objective_end"][0] > careful.info["objective_start"][0]
+    assert not careful.warnings
+
+
+def test_a_dead_channel_does_not_move_and_says_why():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((16, 16, 3), name="image"),
+        keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="conv",
+                            bias_initializer=keras.initializers.Constant([0.1, -10.0])),
+    ], name="dead")
+    dead = maximize(model, layer="conv", index=1, steps=8)
+    assert dead.info["objective_per_frame"] == [[0.0]] * 2
+    np.testing.assert_array_equal(dead.frames[0], dead.frames[-1])
+    assert dead.warnings == [
+        "conv channel 1: the objective stayed at 0 for 8 steps: its gradient is zero at the "
+        "start image (every path from the image to it passes a unit that is off, as a ReLU "
+        "below 0), so the ascent cannot move"]
+    assert not maximize(model, layer="conv", index=0, steps=8).warnings
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"total_variation": float("inf")}, "total_variation: expected float, got inf"),
+    ({"l2": 1e308}, "l2: 1e+308 is above the maximum 1000.0"),
+    ({"total_variation": 1e4}, "total_variation: 10000.0 is above the maximum 1000.0"),
+    ({"learning_rate": float("nan")}, "learning_rate: expected float, got nan"),
+])
+def test_absurd_parameters_are_refused_before_any_work(params, message):
+    model, counter = counting_model()
+    with pytest.raises(ParameterError, match=f"^{re.escape(message)}$"):
+        run(METHOD, Context(model), Target("output", "sequential_cnn/conv1", 0), params)
+    assert int(counter.seen.numpy()) == 0
+
+
+def test_a_diverging_ascent_is_an_error_not_a_nan_image():
+    """A channel that overflows float32 for any non-black image: inf objective, NaN steps."""
+    inputs = keras.Input((8, 8, 3), name="image")
+    huge = keras.layers.Conv2D(1, 1, kernel_initializer=keras.initializers.Constant(1e38),
+                               name="huge")(inputs)
+    model = keras.Model(inputs, keras.layers.Multiply(name="squared")([huge, huge]))
+    with pytest.raises(MethodNotApplicableError, match="diverged by step 1: the image or its "
+                                                       "objective is no longer finite"):
+        maximize(model, layer="squared", steps=4, frame_every=1)
+
+
+def fully_convolutional_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((None, None, 3)),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1"),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")])
+
+
+def test_a_size_whose_one_step_would_take_too_long_is_refused_before_it_starts(monkeypatch):
+    """The step at 128x128 is timed and scaled by the pixels: at 4096x4096, 1024 times."""
+    model = fully_convolutional_model()
+    monkeypatch.setattr(activation_maximization, "MAX_STEP_SECONDS", 1e-9)
+    with pytest.raises(ParameterError, match=r"^size: one step at 4096x4096 would take about "
+                                             r"\d+ s here \(\d\.\d\d s at 128x128\), and a step "
+                                             r"cannot be stopped once it runs; choose a size up "
+                                             r"to about 0$"):
+        maximize(model, layer="conv2", size=4096, steps=1)
+    traced_sizes = {part for key in tf_ops.model_cache(model) if key[0].startswith(METHOD)
+                    for part in key if isinstance(part, tuple) and len(part) == 2
+                    and all(isinstance(side, int) for side in part)}
+    assert traced_sizes == {(128, 128)}  # the probe's; nothing at 4096
+    monkeypatch.setattr(activation_maximization, "MAX_STEP_SECONDS", 1e9)
+    assert maximize(model, layer="conv2", size=300, steps=1).data.shape == (1, 300, 300, 3)
+
+
+def test_sizes_up_to_twice_the_default_are_not_timed(monkeypatch):
+    model = fully_convolutional_model()
+    monkeypatch.setattr(activation_maximization, "MAX_STEP_SECONDS", 1e-9)
+    assert maximize(model, layer="conv2", size=256, steps=1).data.shape == (1, 256, 256, 3)

@@ -139,3 +139,87 @@ def test_equals_a_hand_written_reference(channels):
         assert guided.info["channel_reduction"] == "max-abs"
         differs_from_plain.append(not np.allclose(guided.channels, plain.channels, rtol=1e-3))
     assert all(differs_from_plain)
+
+
+# --------------------------------------------------------------------------- ReLU-like units
+# Each form's guided backward rule, by hand: the gradient passes where the unit's input z
+# lies in the interval where the unit passes z unchanged, (low, high), and is positive.
+# Clipped units pass below their maximum only; leaky ones above 0 only (their leaky part is
+# cut, as a ReLU's dead part is).
+
+#: form -> (the unit as a layer, or the name of an activation function; (low, high))
+UNIT_FORMS = {
+    "relu6-layer": (lambda: keras.layers.ReLU(max_value=6.0), (0.0, 6.0)),
+    "relu6-activation": ("relu6", (0.0, 6.0)),
+    "clipped-thresholded-leaky-relu": (
+        lambda: keras.layers.ReLU(max_value=4.0, threshold=0.5, negative_slope=0.1),
+        (0.5, 4.0)),
+    "leaky-relu-layer": (lambda: keras.layers.LeakyReLU(negative_slope=0.2), (0.0, np.inf)),
+    "leaky-relu-activation": ("leaky_relu", (0.0, np.inf)),
+    "prelu": (lambda: keras.layers.PReLU(
+        alpha_initializer=keras.initializers.RandomUniform(0.1, 0.5)), (0.0, np.inf)),
+}
+
+
+def unit_model(form):
+    """5x5 image -> 5x5 conv (a dense layer in effect) -> unit -> dense -> unit -> 3 logits,
+    with pre-activations of about +-10, so that every part of each unit is reached."""
+    unit, _ = UNIT_FORMS[form]
+    keras.utils.set_random_seed(6)
+    wide = keras.initializers.RandomNormal(stddev=2.0)
+    conv = keras.layers.Conv2D(12, 5, kernel_initializer=wide, bias_initializer=wide, name="conv",
+                               activation=unit if isinstance(unit, str) else None)
+    hidden = keras.layers.Dense(8, kernel_initializer=keras.initializers.RandomNormal(stddev=1.5),
+                                bias_initializer=wide, name="hidden",
+                                activation=unit if isinstance(unit, str) else None)
+    layers = [keras.Input((5, 5, 3), name="image"), conv]
+    if not isinstance(unit, str):
+        layers.append(unit())
+    layers += [keras.layers.Flatten(name="flat"), hidden]
+    if not isinstance(unit, str):
+        layers.append(unit())
+    layers.append(keras.layers.Dense(3, name="logits"))
+    return keras.Sequential(layers, name=form.replace("-", "_"))
+
+
+def naive_guided_units(model, x, class_index, region):
+    """Guided backprop through the two units of :func:`unit_model`, in numpy; the units'
+    forward values are the model's own (a sub-model's output)."""
+    low, high = region
+    conv_kernel, conv_bias = model.get_layer("conv").get_weights()
+    hidden_kernel, hidden_bias = model.get_layer("hidden").get_weights()
+    logits_kernel = model.get_layer("logits").get_weights()[0]
+    first_kernel = conv_kernel.reshape(-1, conv_kernel.shape[-1])
+    first = x.reshape(-1) @ first_kernel + conv_bias
+    unit = model.layers[model.layers.index(model.get_layer("flat")) - 1]  # conv or its unit
+    rectified = np.asarray(keras.Model(model.inputs[0], unit.output)(x[np.newaxis])).reshape(-1)
+    second = rectified @ hidden_kernel + hidden_bias
+    gradient = logits_kernel[:, class_index]
+    gradient = gradient * ((second > low) & (second < high)) * (gradient > 0)
+    gradient = hidden_kernel @ gradient
+    gradient = gradient * ((first > low) & (first < high)) * (gradient > 0)
+    return (first_kernel @ gradient).reshape(x.shape), np.concatenate([first, second])
+
+
+@pytest.mark.parametrize("form", UNIT_FORMS)
+def test_each_relu_form_follows_the_guided_rule_of_its_active_part(form):
+    model = unit_model(form)
+    region = UNIT_FORMS[form][1]
+    pixels = random_pixels(size=5, seed=4)
+    x = load_image(pixels, model, "unit").array
+    differs_from_plain = []
+    for class_index in range(3):
+        guided = dv.explain(model, pixels, "guided-backprop", target=class_index,
+                            preprocessing="unit")
+        plain = dv.explain(model, pixels, "saliency", target=class_index, preprocessing="unit")
+        reference, pre_activations = naive_guided_units(model, x, class_index, region)
+        assert np.abs(reference).max() > 1e-3
+        np.testing.assert_allclose(guided.channels, reference, rtol=1e-5, atol=1e-6)
+        assert guided.info["guided_relus"] == 2 and not guided.warnings
+        differs_from_plain.append(not np.allclose(guided.channels, plain.channels, rtol=1e-3))
+    assert all(differs_from_plain)
+    # every part of the unit is reached: below low (off or leaky), active, above high (clipped)
+    low, high = region
+    active = (pre_activations > low) & (pre_activations < high)
+    assert np.any(pre_activations < low) and np.any(active)
+    assert np.isinf(high) or np.any(pre_activations > high)

@@ -190,3 +190,76 @@ def test_a_custom_preprocessing_function_is_used_for_the_baseline(model):
     index = result.target.index
     expected = float((logits(baseline).numpy() @ weights + bias)[0, index])
     assert result.info["baseline_score"] == pytest.approx(expected, rel=1e-4, abs=1e-5)
+
+
+# --------------------------------------------------------------------------- completeness shown
+
+def relu_model(seed=2):
+    """Conv, ReLU, pooling, logits: the path's gradient jumps where a unit switches, so the
+    trapezoid rule converges slowly, as on real ReLU networks."""
+    keras.utils.set_random_seed(seed)
+    wide = keras.initializers.RandomNormal(stddev=0.8)
+    return keras.Sequential([
+        keras.Input((8, 8, 3), name="image"),
+        keras.layers.Conv2D(16, 3, activation="relu", kernel_initializer=wide,
+                            bias_initializer=wide, name="conv"),
+        keras.layers.GlobalAveragePooling2D(name="gap"),
+        keras.layers.Dense(3, kernel_initializer=wide, name="logits"),
+    ], name="relu")
+
+
+def relative_error(result):
+    change = result.info["score"] - result.info["baseline_score"]
+    return abs(result.info["completeness_delta"]) / abs(change)
+
+
+def test_the_completeness_error_is_in_the_title_and_warned_about_above_the_tolerance():
+    model, pixels = relu_model(), random_pixels(size=8)
+    coarse = explain(model, pixels, target=0, steps=2)
+    fine = explain(model, pixels, target=0, steps=512)
+    assert relative_error(coarse) > 0.05 > relative_error(fine)  # this model needs the steps
+    for result in (coarse, fine):
+        error = relative_error(result)
+        assert result.info["completeness_error"] == pytest.approx(error)
+        assert result.title.endswith(f"completeness error {error:.1%})")
+        assert result.info["steps_used"] == result.params["steps"]
+    assert not fine.warnings
+    change = coarse.info["score"] - coarse.info["baseline_score"]
+    assert coarse.warnings == [
+        f"the attributions add up to {coarse.data.sum():.4g}, not to F(input) - F(baseline) = "
+        f"{change:.4g}: completeness error {relative_error(coarse):.0%} at 2 steps, above the "
+        "tolerance 5%; raise steps, or set max_steps to add steps until the tolerance is met"]
+    relaxed = explain(model, pixels, target=0, steps=2, tolerance=1.0)
+    assert relative_error(coarse) < 1.0 and not relaxed.warnings
+
+
+def test_max_steps_doubles_the_steps_until_the_tolerance_is_met():
+    model, pixels = relu_model(), random_pixels(size=8)
+    refined = explain(model, pixels, target=0, steps=2, max_steps=4096, tolerance=0.01)
+    used = refined.info["steps_used"]
+    assert used in {2 ** k for k in range(2, 13)}
+    assert relative_error(refined) <= 0.01 and not refined.warnings
+    assert relative_error(explain(model, pixels, target=0, steps=used // 2)) > 0.01
+    # the doubled grids keep every earlier point: the result is the trapezoid rule at `used`
+    fixed = explain(model, pixels, target=0, steps=used)
+    np.testing.assert_allclose(refined.channels, fixed.channels, rtol=1e-4,
+                               atol=1e-6 * np.abs(fixed.channels).max())
+    assert refined.info["completeness_delta"] == pytest.approx(fixed.info["completeness_delta"],
+                                                               rel=1e-3, abs=1e-6)
+
+
+def test_max_steps_is_a_cap_that_is_said_when_reached():
+    model, pixels = relu_model(), random_pixels(size=8)
+    capped = explain(model, pixels, target=0, steps=2, max_steps=7, tolerance=0.0001)
+    assert capped.info["steps_used"] == 4  # 2, then 4; 8 would pass the cap
+    assert len(capped.warnings) == 1 and capped.warnings[0].endswith("; max_steps reached")
+
+
+def test_max_steps_batches_only_the_new_midpoints_and_progress_rises_to_one():
+    model, pixels = relu_model(), random_pixels(size=8)
+    reports = []
+    result = explain(model, pixels, target=0, steps=4, max_steps=16, tolerance=0.0,
+                     batch_size=100, progress=reports.append)
+    assert result.info["steps_used"] == 16
+    assert len(reports) == 3  # 5 points, then 4 and 8 midpoints: 17 points in 3 calls
+    assert reports == sorted(reports) and reports[-1] == 1.0

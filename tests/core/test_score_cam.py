@@ -96,7 +96,8 @@ def test_a_layer_of_negative_activations_gives_a_zero_map_that_says_why():
     ], name="negative")
     result = explain(model, index=0, layer="conv")
     assert result.info["channels"] == 4 and np.all(result.data == 0)
-    assert result.warnings == [
-        "Score-CAM map is zero everywhere: no channel of layer 'conv' has positive evidence "
-        "for this class (the weighted sum is negative everywhere); choose a layer after its "
-        "activation"]
+    assert result.warnings == [  # the weights are probabilities: the maps are what is negative
+        "Score-CAM map is zero everywhere: 100.0% of the activations of layer 'conv' are "
+        "negative in the channels that count for this class (as before an activation), and no "
+        "channel has a negative weight, so the weighted sum is negative everywhere; choose a "
+        "layer after its activation"]

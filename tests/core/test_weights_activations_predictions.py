@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from applications import application
 from builders import (multi_output_model, nested_model, random_pixels, residual_model,
                       sequential_model)
 
@@ -10,6 +11,7 @@ import dial_visualization as dv
 from dial_visualization.core.context import Target
 from dial_visualization.core.errors import LabelsError, MethodNotApplicableError, ParameterError
 from dial_visualization.core.images import load_image
+from dial_visualization.core.inspect import LayerTree
 from dial_visualization.core.registry import NodeType
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
@@ -71,7 +73,7 @@ def test_single_channel_model_kernels():
     model = sequential_model(channels=1)
     kernel, _ = model.get_layer("conv1").get_weights()  # (3, 3, 1, 4)
     result = dv.explain(model, None, "weights", layer="conv1")
-    assert result.data.shape == (4, 3, 3) and result.info["grid_columns"] == 1
+    assert result.data.shape == (4, 3, 3) and "grid_columns" not in result.info  # laid out square
     np.testing.assert_array_equal(result.data, np.moveaxis(kernel[:, :, 0], -1, 0))
 
 
@@ -103,6 +105,125 @@ def test_weights_refusals(sequential):
         dv.explain(sequential, None, "weights", layer="conv1", target=-1)
     with pytest.raises(MethodNotApplicableError, match="works on kernel nodes"):
         dv.explain(sequential, None, "weights", layer="conv1", node_type="output")
+
+
+# --------------------------------------------------------------- depthwise, separable, grouped
+
+def convolve(x, kernel, layer):
+    """A plain convolution of ``x`` with ``kernel`` (kh, kw, in, out) and the strides,
+    padding and dilation of ``layer``."""
+    return np.asarray(keras.ops.conv(x, kernel, strides=layer.strides, padding=layer.padding,
+                                     dilation_rate=layer.dilation_rate))
+
+
+def small_convolutions():
+    """A depthwise (multiplier 2), a separable (multiplier 2, strided) and a grouped (2
+    groups) convolution on a 9x9x4 input, with biases."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((9, 9, 4), name="image")
+    random = keras.initializers.RandomNormal(stddev=0.5)
+    depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, bias_initializer=random,
+                                             name="depthwise")(inputs)
+    separable = keras.layers.SeparableConv2D(5, 3, strides=2, padding="same", depth_multiplier=2,
+                                             bias_initializer=random, name="separable")(inputs)
+    grouped = keras.layers.Conv2D(6, 3, groups=2, bias_initializer=random, name="grouped")(inputs)
+    return keras.Model(inputs, [depthwise, separable, grouped], name="convolutions")
+
+
+@pytest.mark.parametrize("layer", ["depthwise", "separable", "grouped"])
+def test_each_filter_is_what_the_layer_computes_for_its_output_channel(layer):
+    """Filter f, convolved with the input channels it sees, gives output channel f."""
+    model = small_convolutions()
+    node = LayerTree(model)[layer]
+    x = np.random.default_rng(0).normal(size=(1, 9, 9, 4)).astype(np.float32)
+    output = np.asarray(keras.Model(model.inputs[0], model.get_layer(layer).output)(x))
+    assert node.has_kernel and node.filters == output.shape[-1] == {
+        "depthwise": 8, "separable": 5, "grouped": 6}[layer]
+    result = dv.explain(model, None, "weights", layer=layer)
+    for f in range(node.filters):
+        one = dv.explain(model, None, "weights", layer=layer, target=f)
+        seen = range(*one.info["input_channels"])
+        kernel = np.moveaxis(one.data, 0, -1)[..., np.newaxis]  # (kh, kw, seen, 1)
+        expected = convolve(x[..., seen.start:seen.stop], kernel, model.get_layer(layer))
+        np.testing.assert_allclose(expected[..., 0] + one.info["bias"], output[..., f],
+                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(result.data[f * len(seen):(f + 1) * len(seen)], one.data)
+    assert [list(node.input_channels(f)) for f in (0, node.filters - 1)] == {
+        "depthwise": [[0], [3]], "separable": [[0, 1, 2, 3]] * 2,
+        "grouped": [[0, 1], [2, 3]]}[layer]
+
+
+def test_a_depthwise_convolution_shows_one_kernel_per_output_channel():
+    model = small_convolutions()
+    kernel, bias = model.get_layer("depthwise").get_weights()  # (3, 3, 4 in, 2 per channel)
+    result = dv.explain(model, None, "weights", layer="depthwise")
+    assert result.data.shape == (8, 3, 3) and "grid_columns" not in result.info
+    for channel in range(4):
+        for m in range(2):  # output channel c * M + m is input channel c through kernel[c, m]
+            np.testing.assert_array_equal(result.data[channel * 2 + m], kernel[:, :, channel, m])
+    np.testing.assert_array_equal(result.info["bias"], bias)
+    depthwise = dv.explain(model, None, "weights", layer="depthwise", kernel="depthwise")
+    np.testing.assert_array_equal(depthwise.data, result.data)
+
+
+def test_a_separable_convolution_shows_its_depthwise_and_pointwise_kernels():
+    model = small_convolutions()
+    depthwise, pointwise, bias = model.get_layer("separable").get_weights()
+    shown = dv.explain(model, None, "weights", layer="separable", kernel="depthwise")
+    assert shown.title == "Weights: separable (depthwise)" and shown.info["bias"] is None
+    assert shown.data.shape == (8, 3, 3)
+    for channel in range(4):
+        for m in range(2):
+            np.testing.assert_array_equal(shown.data[channel * 2 + m], depthwise[:, :, channel, m])
+    mixing = dv.explain(model, None, "weights", layer="separable", kernel="pointwise")
+    np.testing.assert_array_equal(mixing.data, pointwise[0, 0][np.newaxis])  # (1, 8, 5)
+    np.testing.assert_array_equal(mixing.info["bias"], bias)
+    column = dv.explain(model, None, "weights", layer="separable", kernel="pointwise", target=3)
+    np.testing.assert_array_equal(column.data, pointwise[0, 0][np.newaxis, :, 3:4])
+    assert column.info["bias"] == bias[3]
+    with pytest.raises(MethodNotApplicableError, match="feed every one of its filters"):
+        dv.explain(model, None, "weights", layer="separable", kernel="depthwise", target=3)
+
+
+def test_a_plain_convolution_has_no_depthwise_or_pointwise_kernel(sequential):
+    for part in ("depthwise", "pointwise"):
+        with pytest.raises(MethodNotApplicableError, match=f"no {part} kernel: use kernel=filters"):
+            dv.explain(sequential, None, "weights", layer="conv1", kernel=part)
+    with pytest.raises(MethodNotApplicableError, match="no pointwise kernel"):
+        dv.explain(small_convolutions(), None, "weights", layer="depthwise", kernel="pointwise")
+
+
+@pytest.mark.parametrize("name, layer, kernels", [
+    ("Xception", "block2_sepconv1", {"depthwise_kernel": (3, 3, 64, 1),
+                                     "pointwise_kernel": (1, 1, 64, 128)}),
+    ("NASNetMobile", "separable_conv_1_reduction_left1_stem_1",
+     {"depthwise_kernel": (5, 5, 11, 1), "pointwise_kernel": (1, 1, 11, 11)}),
+    ("MobileNet", "conv_dw_2", {"kernel": (3, 3, 64, 1)}),
+    ("ConvNeXtTiny", "convnext_tiny_stage_0_block_0_depthwise_conv", {"kernel": (7, 7, 1, 96)}),
+])
+def test_the_kernels_of_real_architectures_are_their_layers_weights(name, layer, kernels):
+    """Xception's and NASNetMobile's separable, MobileNet's depthwise and ConvNeXt's grouped
+    (one group per channel) convolutions, which weights used to refuse ("has no kernel")."""
+    model = application(name)
+    node = LayerTree(model)[layer]
+    stored = dict(zip([v.path.split("/")[-1] for v in node.layer.weights],
+                      node.layer.get_weights()))
+    assert {key: value.shape for key, value in node.kernels().items()} == kernels
+    for key in kernels:
+        np.testing.assert_array_equal(node.kernels()[key], stored[key])
+    filters = dv.explain(model, None, "weights", layer=layer)
+    assert len(filters.data) == node.filters * len(node.input_channels(0))
+    last = dv.explain(model, None, "weights", layer=layer, target=node.filters - 1)
+    if "pointwise_kernel" in kernels:
+        depthwise, pointwise = stored["depthwise_kernel"], stored["pointwise_kernel"]
+        expected = depthwise[..., 0] * pointwise[0, 0, :, -1]  # multiplier 1: a per-channel scale
+        np.testing.assert_allclose(np.moveaxis(last.data, 0, -1), expected, rtol=1e-6)
+        shown = dv.explain(model, None, "weights", layer=layer, kernel="depthwise")
+        np.testing.assert_array_equal(shown.data, np.moveaxis(depthwise[..., 0], -1, 0))
+    else:
+        np.testing.assert_array_equal(last.data[0], stored["kernel"][:, :, -1, -1]
+                                      if name == "MobileNet" else stored["kernel"][:, :, 0, -1])
+        assert last.info["input_channels"] == [node.filters - 1, node.filters]
 
 
 # --------------------------------------------------------------------------- activations

@@ -81,24 +81,51 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resized[..., 0] if maps.ndim == 2 else resized
 
 
-def constant_map_warnings(name: str, layer: str, weighted: np.ndarray,
+def constant_map_warnings(name: str, layer: str, activations: np.ndarray,
                           weights: np.ndarray) -> list[str]:
-    """Why the map ReLU(``weighted``) of ``layer`` is constant, in plain words; [] when
-    it is not."""
+    """Why the map ReLU(sum_k w_k A_k) of ``layer``'s (h, w, K) ``activations`` is constant,
+    in plain words; [] when it is not.
+
+    Told apart here: a 1x1 layer; a layer whose every channel is constant over its
+    positions; and for a map that is zero everywhere, every weight 0 (no gradient reaches
+    the layer: e.g. its ReLU is off), no weight positive (the layer sees only evidence
+    against the class), or positive weights meeting negative activations: a layer before
+    its activation, whose maps are mostly negative, weighed by Grad-CAM++'s or Score-CAM's
+    weights, which are never negative.
+    """
+    weighted = weighted_sum(activations, weights)
     if not is_constant_map(np.maximum(weighted, 0.0)):
         return []
     if weighted.size == 1:
         return [f"{name} map is constant: layer '{layer}' has a 1x1 output, one value per "
                 "channel for the whole image; choose a layer whose output is larger than 1x1"]
+    flat = activations.reshape(-1, activations.shape[-1])
+    if np.all(flat.max(axis=0) == flat.min(axis=0)):
+        return [f"{name} map is constant: every channel of layer '{layer}' has the same value "
+                "at every position for this image (as after a pooling over its whole map); "
+                "choose another layer"]
+    if np.any(weighted > 0):
+        return [f"{name} map is constant: the weighted sum of layer '{layer}' has the same "
+                "value at every position"]
     if not np.any(weights):
         return [f"{name} map is zero everywhere: every channel of layer '{layer}' has weight "
                 "0 for this class; choose another layer"]
-    if np.all(weighted <= 0):
+    if not np.any(weights > 0):
         return [f"{name} map is zero everywhere: no channel of layer '{layer}' has positive "
                 "evidence for this class (the weighted sum is negative everywhere); choose "
                 "a layer after its activation"]
-    return [f"{name} map is constant: the weighted sum of layer '{layer}' has the same "
-            "value at every position"]
+    counted = weights > 0
+    negative = float(np.mean(activations[..., counted] < 0))
+    if np.any(weights < 0):
+        advice = "choose a layer after its activation" if negative > 0.5 else "choose another layer"
+        return [f"{name} map is zero everywhere: the weighted sum of layer '{layer}' is "
+                f"negative at every position ({np.count_nonzero(counted)} of {weights.size} "
+                f"channels have positive weight, and {negative:.1%} of their activations are "
+                f"negative); {advice}"]
+    return [f"{name} map is zero everywhere: {negative:.1%} of the activations of layer "
+            f"'{layer}' are negative in the channels that count for this class (as before an "
+            "activation), and no channel has a negative weight, so the weighted sum is "
+            "negative everywhere; choose a layer after its activation"]
 
 
 def cam_result(method: str, name: str, context: Context, target: Target, layer: str,
@@ -108,5 +135,5 @@ def cam_result(method: str, name: str, context: Context, target: Target, layer: 
     weighted = weighted_sum(activations, weights)
     heatmap = upsample(np.maximum(weighted, 0.0), context.image.array.shape[:2])
     return heatmap_result(method, name, context, target, heatmap, detail=layer, layer=layer,
-                          warnings=constant_map_warnings(name, layer, weighted, weights),
+                          warnings=constant_map_warnings(name, layer, activations, weights),
                           **info)

@@ -1,7 +1,25 @@
 """Guided backpropagation (Springenberg et al. 2014, Striving for Simplicity, arXiv:1412.6806).
 
-The input gradient, except that every ReLU passes a gradient back only where both its
-input and the incoming gradient are positive.
+The input gradient, except that every ReLU passes a gradient back only where its forward
+input is positive and the incoming gradient is positive (section 3.4, figure 1).
+
+Other ReLU-like units (:func:`~dial_visualization.core.tf_ops.relu_region`) follow the same
+rule, "pass only where the unit is active and the signal positive", with active meaning
+the region where the unit passes its input unchanged:
+
+* clipped (``ReLU(max_value=6)``, ``relu6``): active on (0, 6); above 6 the unit is
+  saturated and its plain gradient is 0 already;
+* thresholded (``ReLU(threshold=t)``): active above t;
+* leaky (``LeakyReLU``, ``leaky_relu``, ``PReLU``, ``ReLU(negative_slope=a)``): active
+  above 0 only. The leaky part is cut as a ReLU's dead part is: a unit there does not fire
+  (its output is at most a small multiple of its input), and guided backpropagation passes
+  signal only through units that fire. Passing ``a`` times the gradient there would let
+  every unit below its threshold add to the map, which then differs from the same network
+  with plain ReLUs by a term of order ``a``.
+
+The forward pass is the model's own. A model without any ReLU-like unit (EfficientNet's
+swish, ConvNeXt's GELU) has no unit to guide: its guided gradient is the plain gradient by
+definition, and the result says so (title, warning, ``info["guided_relus"]`` = 0).
 
 The map reduces the colour channels as saliency does, max_c |guided gradient| (Simonyan
 et al. 2013, section 3.1), since guided backpropagation only changes the backward rule of
@@ -13,19 +31,31 @@ import numpy as np
 import tensorflow as tf
 
 from ..registry import NodeType, algorithm
-from ..tf_ops import input_gradient_function
+from ..tf_ops import input_gradient_function, relu_units
 from ._attribution import heatmap_result, resolve_objective
+from .activations import constant_output_warning
 from .saliency import REDUCTION
 
+NO_RELU_WARNING = ("the model has no ReLU-like unit (ReLU, ReLU6, leaky or parametric ReLU) "
+                   "for guided backpropagation to guide: this map is the plain gradient "
+                   "(saliency)")
 
-@tf.custom_gradient
-def guided_relu(x):
-    """ReLU forward; backward keeps the gradient only where ``x > 0`` and it is positive."""
 
-    def backward(upstream):
-        return upstream * tf.cast(x > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
+def guided_relu(x, output, region):
+    """A ReLU-like unit's ``output`` at its input ``x``; backward, the incoming gradient
+    where it is positive and ``x`` lies in ``region`` = (low, high), where the unit passes
+    its input unchanged; 0 elsewhere."""
+    low, high = region
 
-    return tf.nn.relu(x), backward
+    @tf.custom_gradient
+    def unit(x):
+        def backward(upstream):
+            passes = (x > low) & (x < high) & (upstream > 0)
+            return tf.where(passes, upstream, tf.zeros_like(upstream))
+
+        return tf.stop_gradient(output), backward
+
+    return unit(x)
 
 
 def guided_gradient_function(model, *, layer=None, output_index=0, device="auto"):
@@ -38,7 +68,8 @@ def guided_gradient_function(model, *, layer=None, output_index=0, device="auto"
     id="guided-backprop", name="Guided backpropagation",
     node_types={NodeType.OUTPUT, NodeType.PREDICTION},
     description="Gradient of the class logit (or the channel's mean activation) in which "
-                "every ReLU lets only positive gradients through, at positive inputs.",
+                "every ReLU (also ReLU6, leaky) lets only positive gradients through, and only "
+                "where it passes its input unchanged (not off, clipped or leaky).",
     reference="Springenberg et al. 2014, Striving for Simplicity: The All Convolutional Net, "
               "arXiv:1412.6806",
     channel_reduction="max over colour channels of |guided gradient|, as for saliency "
@@ -51,5 +82,14 @@ def guided_backprop(context, target, params, progress, should_stop):
                                         output_index=context.output_index, device=context.device)
     _, grads = gradient(tf.constant(x), tf.constant([index]))
     progress(1.0)
-    return heatmap_result("guided-backprop", "Guided backprop", context, target,
-                          np.asarray(grads)[0], reduction=REDUCTION)
+    units = relu_units(context.model)
+    result = heatmap_result("guided-backprop", "Guided backprop", context, target,
+                            np.asarray(grads)[0],
+                            detail="" if units else "no ReLU: the plain gradient",
+                            reduction=REDUCTION, warnings=[] if units else [NO_RELU_WARNING],
+                            guided_relus=units)
+    if result.is_constant:
+        why = constant_output_warning(context, target)
+        result.warnings = [f"Guided backprop map is zero everywhere: {why}"] if why \
+            else result.warnings
+    return result

@@ -3,8 +3,21 @@ Networks, arXiv:1703.01365).
 
 The gradient of the class logit averaged along the straight line from a baseline to the
 input (trapezoid rule, in the preprocessed space), times (input - baseline). The
-attributions add up to F(input) - F(baseline) (completeness, section 3, Proposition 1);
-the run reports how far off that sum is.
+attributions add up to F(input) - F(baseline) (completeness, section 3, Proposition 1), up
+to the error of the rule: the completeness error |sum - (F(input) - F(baseline))|, relative
+to |F(input) - F(baseline)|, is in the title and ``info``, and above ``tolerance`` (5%, the
+paper's suggestion for choosing the steps) a warning says so. With ``max_steps`` the steps
+double until the error is within the tolerance: the grid of 2n intervals keeps the n + 1
+points of n, so each doubling evaluates only the n new midpoints.
+
+On ReLU networks the gradient along the path jumps wherever a unit switches, and the error
+falls slowly and unevenly with the steps (class 0, untrained ``keras.applications`` with
+calibrated normalisation: ResNet50 56% at 64 steps, 16% at 512; EfficientNetB0 30%, 18%,
+1.6% at 64, 128, 256; MobileNetV2 still 230% at 512). Higher-order or local rules do not
+help against jumps: measured on six families (top class) at equal gradient evaluations,
+Gauss-Legendre came close to the trapezoid rule only on DenseNet121 and was far worse on
+the others (ResNet50 at 128 points: 24% against 11%; EfficientNetB0 at 64: 87% against
+22%), and bisecting the intervals with the largest jumps was no better than halving all.
 
 The map is the sum of the attributions over the colour channels, so that it keeps
 completeness: its pixels add up to the change of the score. The per-channel attributions
@@ -27,6 +40,8 @@ BASELINES = ("black", "white", "blur", "noise")
 #: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
 REDUCTION = "sum"
 DEFAULT_STEPS = 64
+#: The completeness error allowed by default, relative to |F(input) - F(baseline)|.
+DEFAULT_TOLERANCE = 0.05
 _NOISE_SEED = 0
 
 
@@ -58,39 +73,103 @@ def _baseline_pixels(resized: np.ndarray, choice: str) -> np.ndarray:
     raise MethodNotApplicableError(f"unknown baseline {choice!r} (choose {', '.join(BASELINES)})")
 
 
+def trapezoid_weights(steps: int) -> np.ndarray:
+    """The trapezoid rule's weights of the ``steps + 1`` points k / steps, times ``steps``."""
+    weights = np.ones(steps + 1)
+    weights[[0, -1]] = 0.5
+    return weights
+
+
+def path_gradients(gradient, x, baseline, index: int, alphas: np.ndarray,
+                   weights: np.ndarray, batch_size, progress=None, should_stop=None):
+    """sum_k weights[k] * grad F(baseline + alphas[k] (input - baseline)) for each input of
+    ``x`` (N, H, W, C), and F at every point (N, K). The points are built and evaluated
+    ``batch_size`` at a time; each batch spans few inputs."""
+    points = len(alphas)
+    summed = np.zeros(x.shape, np.float64)
+    scores = np.zeros((len(x), points))
+    for batch in batches(len(x) * points, batch_size, progress, should_stop):
+        sample, point = np.divmod(np.arange(batch.start, batch.stop), points)
+        alpha = alphas[point].astype(np.float32)[:, np.newaxis, np.newaxis, np.newaxis]
+        path = (1 - alpha) * baseline + alpha * x[sample]
+        batch_scores, grads = gradient(tf.constant(path), tf.constant([index]))
+        weighted = weights[point][:, np.newaxis, np.newaxis, np.newaxis] * np.asarray(grads)
+        for each in np.unique(sample):  # np.add.at is 80x slower
+            summed[each] += weighted[sample == each].sum(axis=0)
+        scores[sample, point] = np.asarray(batch_scores)
+    return summed, scores
+
+
 def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_STEPS,
                          batch_size: int = 0, *, output_index: int = 0, device: str = "auto",
                          progress=None, should_stop=None):
     """Integrated gradients of each input in ``x`` (N, H, W, C) for class ``index``.
 
     ``baseline`` is (H, W, C), in the same (preprocessed) space as ``x``. The ``steps + 1``
-    points of each path are evaluated ``batch_size`` at a time (0: automatic), built batch
-    by batch. Returns (attributions (N, H, W, C), F(x) (N,), F(baseline)) with F the logit.
+    points of each path are evaluated ``batch_size`` at a time (0: automatic). Returns
+    (attributions (N, H, W, C), F(x) (N,), F(baseline)) with F the logit.
     """
     x = np.asarray(x, dtype=np.float32)
     baseline = np.asarray(baseline, dtype=np.float32)
-    points = steps + 1
-    weights = np.ones(points)
-    weights[[0, -1]] = 0.5
     gradient = input_gradient_function(model, output_index=output_index, device=device)
-    summed = np.zeros(x.shape, np.float64)
-    input_scores = np.zeros(len(x))
-    baseline_score = None
-    for batch in batches(len(x) * points, batch_size or auto_batch_size(model), progress,
-                         should_stop):
-        sample, step = np.divmod(np.arange(batch.start, batch.stop), points)
-        alpha = (step / steps).astype(np.float32)[:, np.newaxis, np.newaxis, np.newaxis]
-        path = (1 - alpha) * baseline + alpha * x[sample]
-        scores, grads = gradient(tf.constant(path), tf.constant([index]))
-        scores = np.asarray(scores)
-        weighted = weights[step][:, np.newaxis, np.newaxis, np.newaxis] * np.asarray(grads)
-        for each in np.unique(sample):  # a batch spans few inputs; np.add.at is 80x slower
-            summed[each] += weighted[sample == each].sum(axis=0)
-        input_scores[sample[step == steps]] = scores[step == steps]
-        if np.any(step == 0):
-            baseline_score = float(scores[step == 0][0])
-    attributions = (x - baseline) * summed / steps
-    return attributions.astype(np.float32), input_scores, baseline_score
+    summed, scores = path_gradients(gradient, x, baseline, index, np.arange(steps + 1) / steps,
+                                    trapezoid_weights(steps), batch_size or auto_batch_size(model),
+                                    progress, should_stop)
+    attributions = _attributions(x, baseline, summed, steps).astype(np.float32)
+    return attributions, scores[:, -1], scores[0, 0]
+
+
+def refined_integrated_gradients(model, x, baseline, index: int, steps: int, max_steps: int,
+                                 tolerance: float, batch_size: int = 0, *,
+                                 output_index: int = 0, device: str = "auto", progress=None,
+                                 should_stop=None):
+    """Integrated gradients of one input ``x`` (H, W, C), the steps doubled from ``steps``
+    while |completeness delta| > ``tolerance`` * |F(x) - F(baseline)| and the doubled
+    count is at most ``max_steps``.
+
+    The trapezoid rule on 2n intervals keeps the n + 1 points of n: a doubling evaluates
+    only the n midpoints. Returns (attribution (H, W, C), F(x), F(baseline), steps used).
+    """
+    x = np.asarray(x, dtype=np.float32)[np.newaxis]
+    baseline = np.asarray(baseline, dtype=np.float32)
+    gradient = input_gradient_function(model, output_index=output_index, device=device)
+    batch_size = batch_size or auto_batch_size(model)
+    budget = max(steps, _doubled_up_to(steps, max_steps)) + 1  # points, for progress
+    done = steps + 1
+    summed, scores = path_gradients(gradient, x, baseline, index, np.arange(done) / steps,
+                                    trapezoid_weights(steps), batch_size,
+                                    _within(progress, 0, done, budget), should_stop)
+    score, baseline_score = scores[0, -1], scores[0, 0]
+    change = score - baseline_score
+    attribution = _attributions(x, baseline, summed, steps)[0]
+    while 2 * steps <= max_steps and abs(attribution.sum() - change) > tolerance * abs(change):
+        midpoints = (2 * np.arange(steps) + 1) / (2 * steps)
+        more, _ = path_gradients(gradient, x, baseline, index, midpoints, np.ones(steps),
+                                 batch_size, _within(progress, done, steps, budget), should_stop)
+        summed, steps, done = summed + more, 2 * steps, done + steps
+        attribution = _attributions(x, baseline, summed, steps)[0]
+    if progress is not None and done < budget:  # converged before max_steps
+        progress(1.0)
+    return attribution.astype(np.float32), score, baseline_score, steps
+
+
+def _attributions(x, baseline, summed, steps: int) -> np.ndarray:
+    """(input - baseline) times the trapezoid sum of the gradients over ``steps``."""
+    return (x - baseline) * summed / steps
+
+
+def _doubled_up_to(steps: int, max_steps: int) -> int:
+    """The most steps that doubling ``steps`` reaches without passing ``max_steps``."""
+    while 2 * steps <= max_steps:
+        steps *= 2
+    return steps
+
+
+def _within(progress, done: int, size: int, total: int):
+    """Report a part's own progress (0..1) as progress over ``total`` points."""
+    if progress is None:
+        return None
+    return lambda fraction: progress((done + fraction * size) / total)
 
 
 @algorithm(
@@ -101,11 +180,17 @@ def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_ST
     reference="Sundararajan et al. 2017, Axiomatic Attribution for Deep Networks, "
               "arXiv:1703.01365",
     parameters=(
-        Parameter("steps", "int", DEFAULT_STEPS, "intervals on the path (trapezoid rule)",
-                  1, 4096),
+        Parameter("steps", "int", DEFAULT_STEPS, "intervals on the path (trapezoid rule); "
+                  "with max_steps, the first try", 1, 4096),
         Parameter("baseline", "choice", "black",
                   "the reference image: black (0), white (255), blurred input, or noise",
                   choices=BASELINES),
+        Parameter("tolerance", "float", DEFAULT_TOLERANCE,
+                  "completeness error allowed, as a fraction of |F(input) - F(baseline)|: "
+                  "a larger one is warned about (or, with max_steps, met by more steps)",
+                  0.0, 1.0),
+        Parameter("max_steps", "int", 0, "0: exactly `steps`; else double the steps until "
+                  "the completeness error is within tolerance, up to this many", 0, 65536),
         batch_size_parameter("path points per gradient call"),
     ),
     channel_reduction="sum over colour channels, so that the map adds up to "
@@ -115,14 +200,30 @@ def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_ST
 def integrated_gradients_method(context, target, params, progress, should_stop):
     x, _, index, target = resolve_objective(context, target)
     baseline = baseline_input(context.image, params["baseline"])
-    attributions, input_scores, baseline_score = integrated_gradients(
-        context.model, x, baseline, index, params["steps"], params["batch_size"],
-        output_index=context.output_index, device=context.device, progress=progress,
-        should_stop=should_stop)
-    attribution = attributions[0]
-    score = float(input_scores[0])
-    delta = float(attribution.sum(dtype=np.float64) - (score - baseline_score))
+    attribution, score, baseline_score, steps = refined_integrated_gradients(
+        context.model, x[0], baseline, index, params["steps"], params["max_steps"],
+        params["tolerance"], params["batch_size"], output_index=context.output_index,
+        device=context.device, progress=progress, should_stop=should_stop)
+    change = score - baseline_score
+    delta = float(attribution.sum(dtype=np.float64) - change)
+    error = abs(delta) / abs(change) if change else (0.0 if delta == 0 else np.inf)
     return heatmap_result(
         "integrated-gradients", "Integrated gradients", context, target, attribution,
-        detail=f"{params['baseline']} baseline, {params['steps']} steps", reduction=REDUCTION,
-        completeness_delta=delta, score=score, baseline_score=baseline_score)
+        detail=f"{params['baseline']} baseline, {steps} steps, completeness error {error:.1%}",
+        reduction=REDUCTION,
+        warnings=completeness_warnings(delta, change, error, steps, params),
+        completeness_delta=delta, completeness_error=error, steps_used=steps,
+        score=float(score), baseline_score=float(baseline_score))
+
+
+def completeness_warnings(delta: float, change: float, error: float, steps: int,
+                          params: dict) -> list[str]:
+    """A warning when the attributions miss F(input) - F(baseline) by more than the
+    tolerance (an integral that ``steps`` points approximate too coarsely)."""
+    if error <= params["tolerance"]:
+        return []
+    advice = ("max_steps reached" if params["max_steps"] else
+              "raise steps, or set max_steps to add steps until the tolerance is met")
+    return [f"the attributions add up to {change + delta:.4g}, not to F(input) - F(baseline) "
+            f"= {change:.4g}: completeness error {error:.0%} at {steps} steps, above the "
+            f"tolerance {params['tolerance']:.0%}; {advice}"]
