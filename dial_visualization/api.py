@@ -8,7 +8,7 @@ from typing import Any
 
 from .core.context import Context
 from .core.explain import execute, request
-from .core.images import InputImage
+from .core.images import MAX_SIDE, InputImage
 from .core.images import load_image as _load_image
 from .core.labels import check_labels, load_labels
 from .core.models import class_count, load_model
@@ -20,17 +20,18 @@ __all__ = ["PreprocessingWarning", "available_methods", "explain", "load_image",
            "load_model"]
 
 
-def load_image(source, model, preprocessing=None) -> InputImage:
+def load_image(source, model, preprocessing=None, max_side: int = MAX_SIDE) -> InputImage:
     """Load an image (path, array or Pillow image) for ``model``; see ``core.images``.
 
     The preprocessing is ``preprocessing`` if given, else the one the model carries or its
     architecture expects, else "unit"; ``image.preprocessing_reason`` says which. When the
     model's output on the image says that the preprocessing looks wrong, a
     :class:`~dial_visualization.core.preprocessing.PreprocessingWarning` names the preset
-    that looks right (nothing is switched).
+    that looks right (nothing is switched). A model that takes any input size sees the
+    image with its longest side reduced to ``max_side`` (``image.size_reason`` says so).
     """
     model = load_model(model)
-    image = _load_image(source, model, preprocessing)
+    image = _load_image(source, model, preprocessing, max_side)
     chosen = Preprocessing(image.preprocessing, image.preprocess, image.preprocessing_reason)
     advice = compare_presets(model, image.resized, chosen)
     if advice.message:

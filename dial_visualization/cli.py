@@ -27,6 +27,8 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .core.images import MAX_SIDE
+
     parser = argparse.ArgumentParser(
         prog="dial-visualization",
         description="See why a trained CNN decides what it decides. "
@@ -70,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--labels", help="labels file: one name per line, or JSON")
     explain.add_argument("--preprocessing",
                          help="none, unit, symmetric, caffe or torch (default: detected)")
+    explain.add_argument("--max-side", type=int, default=MAX_SIDE, metavar="PIXELS",
+                         help="for a model that takes any size: the longest side of the image "
+                              f"it sees (default {MAX_SIDE})")
     explain.add_argument("--output-index", type=int, default=0, help="which model output to explain")
     explain.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     explain.add_argument("--channels", action="store_true",
@@ -256,10 +261,12 @@ def method_params(items: list[str], methods: list[str], registry) -> dict[str, d
 def target_index(text: str | None, labels: list[str] | None) -> int | None:
     if text is None:
         return None
+    from .core.labels import class_named
+
     if re.fullmatch(r"\s*-?\d+\s*", text):
         return int(text)
     if labels and text in labels:
-        return labels.index(text)
+        return class_named(text, labels)
     raise UsageError(f"--target {text!r} is neither an index nor a class name"
                      + ("" if labels else " (no --labels given)"))
 
@@ -270,6 +277,8 @@ def _explain(args) -> int:
     demo = demo_paths()
     if args.model and not args.image:
         raise UsageError("--image is needed with --model (the demo images suit the demo model only)")
+    if args.max_side < 1:
+        raise UsageError(f"--max-side must be at least 1 pixel, not {args.max_side}")
     model_path = _existing_file(args.model, "model") if args.model else demo["model"]
     labels_path = _existing_file(args.labels, "labels") if args.labels else (
         None if args.model else demo["labels"])
@@ -326,7 +335,7 @@ def _run_explanations(model, requests, labels, images, out: Path, args) -> None:
             tqdm.write(f"{checked.target.describe()}: {', '.join(files)} in {out}/")
             bar.update()
         for path in images:
-            context.image = load_image(path, model, args.preprocessing)
+            context.image = load_image(path, model, args.preprocessing, args.max_side)
             _warn_if_the_preprocessing_looks_wrong(context, path)
             files = []
             for checked in per_image:

@@ -297,3 +297,19 @@ def test_the_app_prints_no_tensorflow_log_lines(tmp_path):
     code, _, err = run_cli("--screenshot", tmp_path / "shot.png")
     assert code == 0 and (tmp_path / "shot.png").is_file()
     assert not any(marker in err for marker in ("I0000", "E0000", "absl", "cuInit", "cudart")), err
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--model", "missing.keras", "--image", "x.png"],
+    ["--image", "missing.png"],
+    ["--labels", "missing.txt"],
+    ["--out", __file__],
+])
+def test_errors_in_the_files_named_come_before_tensorflow_is_imported(arguments, tmp_path):
+    code = ("import sys\nfrom dial_visualization.cli import main\n"
+            f"assert main(['explain', '--method', 'saliency', '--out', 'out'] + {arguments!r}) == 2\n"
+            "assert 'tensorflow' not in sys.modules, 'imported TensorFlow first'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1

@@ -11,6 +11,8 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from .context import Context, Target
 from .errors import MethodNotApplicableError, ParameterError
 from .inspect import LayerTree
@@ -71,7 +73,7 @@ def request(algorithm_id: str, model, target: Target | None = None,
         params["layer"], layer = layer, None
     if target is None:
         index = _checked_index(index)
-        target = (Target(node_type, layer, index) if node_type
+        target = (Target(_checked_node_type(node_type), layer, index) if node_type
                   else default_target(algorithm, layer, index))
     check_node_type(algorithm, target)
     resolved = algorithm.resolve_params(params)
@@ -103,12 +105,24 @@ def execute(checked: RunRequest, context: Context,
         result = checked.algorithm.run(context, checked.target, dict(checked.params),
                                        progress or (lambda f: None),
                                        should_stop or (lambda: False))
+    if not np.all(np.isfinite(result.data)):
+        raise MethodNotApplicableError(
+            f"{checked.algorithm.name} gave values that are not finite (NaN or infinity): the "
+            "model's output is not finite here (are its weights or the input broken?)")
     result.params = {**checked.params, **result.params}
     result.target = result.target or checked.target
     if context.image is not None:
         result.info.setdefault("preprocessing", context.image.preprocessing)
         result.info.setdefault("preprocessing_reason", context.image.preprocessing_reason)
     return result
+
+
+def _checked_node_type(node_type) -> NodeType:
+    try:
+        return NodeType(node_type)
+    except ValueError:
+        kinds = ", ".join(t.value for t in NodeType)
+        raise ParameterError(f"node_type: {node_type!r} is not one of {kinds}") from None
 
 
 def _checked_index(index) -> int | None:

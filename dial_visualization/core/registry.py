@@ -76,13 +76,15 @@ class Parameter:
             if self.kind == "bool":
                 value = self._to_bool(value)
             elif self.kind == "int":
-                if isinstance(value, float) and not value.is_integer():
-                    raise ValueError
+                if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+                    raise ValueError  # steps=True is no number of steps
                 value = int(value)
             elif self.kind == "float":
-                value = float(value)
-                if math.isnan(value):
+                if isinstance(value, bool):
                     raise ValueError
+                value = float(value)
+                if not math.isfinite(value):
+                    raise ValueError  # NaN and infinity are no parameter values
             elif self.kind == "str":
                 value = str(value)
             elif self.kind == "layer":

@@ -216,8 +216,10 @@ def main(argv=None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow()
-    if options.screenshot:
+    if options.screenshot:  # no one to read a message box: errors go to stderr
         window.widget.show_dialogs = False
+        window.widget.error_reported.connect(lambda message: print(f"error: {message}",
+                                                                   file=sys.stderr))
     window.show()
     ok = _preload(window, options)
     if not options.screenshot:

@@ -23,7 +23,7 @@ from ..core.explain import request
 from ..core.images import InputImage, load_image
 from ..core.inspect import LayerTree
 from ..core.labels import check_labels, load_labels
-from ..core.models import MODEL_SUFFIXES, check_model, class_count, load_model
+from ..core.models import MODEL_SUFFIXES, check_model, class_count, file_sha256, load_model
 from ..core.preprocessing import PRESETS, Preprocessing, compare_presets, resolve
 from ..core.registry import Algorithm, HandlerConfiguration, NodeType
 from ..core.result import Result
@@ -76,6 +76,8 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
     result_added = QtCore.Signal(object)
     run_failed = QtCore.Signal(str)
     busy_changed = QtCore.Signal(bool)
+    #: Every error reported to the user (log, status bar, message box), as one line.
+    error_reported = QtCore.Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -133,9 +135,10 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         """Whether runs are queued or running."""
         return self._queue.busy()
 
-    def set_model(self, model, source: str = "") -> bool:
-        """Show ``model`` (a ``keras.Model``; ``None`` clears). The canvas is cleared and the
-        detected preprocessing preselected; the image, if any, is reloaded for the model."""
+    def set_model(self, model, source: str = "", sha256: str = "") -> bool:
+        """Show ``model`` (a ``keras.Model``; ``None`` clears), read from file ``source`` whose
+        SHA-256 is ``sha256``. The canvas is cleared and the detected preprocessing
+        preselected; the image, if any, is reloaded for the model."""
         if model is not None:
             try:
                 check_model(model)
@@ -157,6 +160,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             self._image = None
             self._show_image()
             self.model_path_label.setText("No model loaded")
+            self.model_checksum_label.setText("")
             self.log_message("model cleared")
             self.model_changed.emit(None)
             return True
@@ -168,6 +172,8 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         name = Path(self._model_source).name if self._model_source else model.name
         self.model_path_label.setText(name)
         self.model_path_label.setToolTip(self._model_source or model.name)
+        self.model_checksum_label.setText(f"SHA-256 {sha256}" if sha256 else
+                                          "in memory: no file to check")
         layers = sum(1 for _ in tree.walk())
         self.log_message(f"model {name}: {layers} layers, {model.count_params():,} parameters, "
                   f"input {tuple(model.inputs[0].shape)}")
@@ -183,7 +189,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         path = str(path)
         try:
             try:
-                model = self._read_model(path)
+                model, digest = self._read_model(path)
             except UnsafeModelError as error:
                 question = (f"{error}\n\nLoading it runs code stored in the file. "
                             "Load it anyway?")
@@ -191,7 +197,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
                     self.log_message(f"{Path(path).name} not loaded (not confirmed)")
                     self.status_bar.showMessage(f"{Path(path).name} not loaded", 10000)
                     return False
-                model = self._read_model(path, trusted=True)
+                model, digest = self._read_model(path, trusted=True)
         except DialVisualizationError as error:
             self.report_error(str(error), "Cannot open model")
             return False
@@ -199,15 +205,19 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
             self.report_error(f"{Path(path).name}: {type(error).__name__}: {error}",
                               "Cannot open model")
             return False
-        return self.set_model(model, path)
+        return self.set_model(model, path, digest)
 
     def _read_model(self, path: str, trusted: bool = False):
-        """The file is read on a thread: the window keeps painting meanwhile, and takes no
-        input until the model is there."""
+        """(model, SHA-256 of its file), read on a thread (see :meth:`_read_file`)."""
+        return self._read_file(lambda: (load_model(path, trusted=trusted), file_sha256(path)))
+
+    def _read_file(self, function, *args, **kwargs):
+        """``function(*args, **kwargs)`` (reading a file) on a thread: the window keeps
+        painting meanwhile, and takes no input until it is done."""
         self.setEnabled(False)
         try:
             with _wait_cursor():
-                return in_background(load_model, path, trusted=trusted)
+                return in_background(function, *args, **kwargs)
         finally:
             self.setEnabled(True)
 
@@ -267,7 +277,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
 
     def load_labels_file(self, path) -> bool:
         try:
-            labels = load_labels(path)
+            labels = self._read_file(load_labels, path)
         except DialVisualizationError as error:
             self.report_error(str(error), "Cannot open labels")
             return False
@@ -525,7 +535,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
 
     def _load_image(self, source) -> bool:
         try:
-            image = load_image(source, self._model, self._preprocessing)
+            image = self._read_file(load_image, source, self._model, self._preprocessing)
         except DialVisualizationError as error:
             self.report_error(str(error), "Cannot open image")
             return False
@@ -565,8 +575,8 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         self.image_info_label.setText(
             f"{image.original.shape[1]}×{image.original.shape[0]} as loaded; "
             f"{image.resized.shape[1]}×{image.resized.shape[0]}×{image.resized.shape[2]} "
-            f"for the model; preprocessing {image.preprocessing} ({image.preprocessing_reason}):"
-            f" values {low:.3g} to {high:.3g}")
+            f"for the model ({image.size_reason}); preprocessing {image.preprocessing} "
+            f"({image.preprocessing_reason}): values {low:.3g} to {high:.3g}")
 
     def _rank_classes(self) -> None:
         """Sort the Prediction node's classes by score: the predictions algorithm, on the worker."""
@@ -729,6 +739,7 @@ class ConvVisualizationWidget(QtWidgets.QWidget):
         """Log, status bar and (when dialogs are on) a non-modal message box."""
         self.log_message(f"ERROR: {message}")
         self.status_bar.showMessage(f"Error: {message}", 15000)
+        self.error_reported.emit(message)
         if not self.show_dialogs:
             return
         self._message_boxes = [b for b in self._message_boxes if b.isVisible()]

@@ -167,6 +167,7 @@ class _Runnable(QtCore.QRunnable):
 
     def run(self):
         self.job.execute()
+        self.job = None  # the pool keeps the runnable a while; its model is free to go
 
 
 class RunQueue(QtCore.QObject):
@@ -187,7 +188,7 @@ class RunQueue(QtCore.QObject):
 
     def submit(self, job: Job) -> Job:
         if self._pool.activeThreadCount() == 0:
-            self._runnables = [r for r in self._runnables if r.job in self._jobs]
+            self._runnables = [r for r in self._runnables if r.job is not None]
         self._jobs.append(job)
         runnable = _Runnable(job)
         self._runnables.append(runnable)
@@ -222,17 +223,23 @@ class RunQueue(QtCore.QObject):
         if job not in self._jobs:
             return
         self._jobs.remove(job)
+        # The slots connected to a job's signals often hold the job (and its model): the
+        # cycle runs through Qt's connections, which Python's collector cannot see.
+        # Deleting the QObject drops them; the Python object keeps its plain attributes.
+        job.deleteLater()
         if not self._jobs:
             _hold_heap(False)
             self.busy_changed.emit(False)
 
 
-def in_background(function, *args, poll_ms: int = 20, **kwargs):
-    """``function(*args, **kwargs)`` on a thread, while the GUI's event loop keeps running.
+def in_background(function, *args, poll_ms: int = 10, **kwargs):
+    """``function(*args, **kwargs)`` on a thread, while the GUI's events keep being processed.
 
-    For short heavy work whose caller needs the result at once (loading a model file):
-    the window keeps painting and answering timers meanwhile. Returns the result, or raises
-    the function's error in the calling thread.
+    For short heavy work whose caller needs the result at once (reading a model, an image,
+    a labels file): the window keeps painting and answering timers meanwhile. Returns the
+    result, or raises the function's error in the calling thread. Events are processed in
+    a loop of its own rather than a nested ``QEventLoop``, which Qt ends at once after the
+    application's own loop has ended (and which a quit during the work would end early).
     """
     outcome: dict = {}
 
@@ -242,16 +249,13 @@ def in_background(function, *args, poll_ms: int = 20, **kwargs):
         except BaseException as error:  # handed to the caller below
             outcome["error"] = error
 
-    thread = threading.Thread(target=work, name="dial-visualization-load", daemon=True)
-    loop = QtCore.QEventLoop()
-    timer = QtCore.QTimer()
-    timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+    thread = threading.Thread(target=work, name="dial-visualization-read", daemon=True)
     thread.start()
-    timer.start(poll_ms)
-    if thread.is_alive():
-        (loop.exec if hasattr(loop, "exec") else loop.exec_)()
-    timer.stop()
-    thread.join()
+    application = QtCore.QCoreApplication.instance()
+    while thread.is_alive():
+        if application is not None:
+            application.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, poll_ms)
+        thread.join(poll_ms / 1000)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

@@ -104,3 +104,16 @@ def test_the_preprocessing_and_its_reason_are_recorded_and_a_wrong_one_warned(re
     with pytest.warns(dv.PreprocessingWarning, match="'unit' looks wrong .* 'none' gives"):
         image = dv.load_image(image_path, rescaling_demo, preprocessing="unit")
     assert image.preprocessing == "unit" and image.preprocessing_reason == "chosen"
+
+
+def test_a_model_whose_output_is_not_finite_gives_no_map(model):
+    broken = keras.models.clone_model(model)
+    broken.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    for method in ("predictions", "saliency", "grad-cam"):
+        with pytest.raises(MethodNotApplicableError, match="not finite"):
+            dv.explain(broken, random_pixels(), method)
+
+
+def test_an_unknown_node_type_is_named(model):
+    with pytest.raises(ParameterError, match="node_type: 'bogus' is not one of"):
+        request("saliency", model, node_type="bogus")

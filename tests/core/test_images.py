@@ -284,3 +284,99 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # rotated 90 degrees: a portrait photo stored landscape
     image.save(tmp_path / "photo.jpg", exif=exif)
     assert dv.load_image(tmp_path / "photo.jpg", sequential_model()).original.shape[:2] == (16, 8)
+
+
+# --------------------------------------------------------------------------- one rule for every source
+
+def _png_claiming(path, width, height):
+    """A few hundred bytes whose PNG header claims ``width`` x ``height`` grey pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("width, height", [(30000, 30000), (15000, 15000)])
+def test_an_image_too_large_to_read_is_refused_before_decoding(tmp_path, rgb_model, width, height):
+    path = _png_claiming(tmp_path / "huge.png", width, height)
+    with pytest.raises(ImageLoadError, match=f"huge.png .*{width}×{height}|huge.png claims more"):
+        load_image(path, rgb_model)
+
+
+def test_the_same_pixels_from_a_file_and_an_array_give_the_same_image(tmp_path, grey_model):
+    levels = (np.arange(HEIGHT * WIDTH).reshape(HEIGHT, WIDTH) % 256).astype(np.uint16) * 257
+    Image.fromarray(levels).save(tmp_path / "deep.png")
+    from_file = load_image(tmp_path / "deep.png", grey_model)
+    from_array = load_image(levels, grey_model)
+    np.testing.assert_array_equal(from_file.original, from_array.original)
+    floats = levels.astype(np.float32) / 65535.0
+    Image.fromarray(floats).save(tmp_path / "unit.tiff")  # a float TIFF in [0, 1]
+    np.testing.assert_array_equal(load_image(tmp_path / "unit.tiff", grey_model).original,
+                                  load_image(floats, grey_model).original)
+
+
+@pytest.mark.parametrize("values, expected", [
+    (np.array([[0, 128, 255]], dtype=np.int64), [0, 128, 255]),  # 8-bit values in an int64
+    (np.array([[0, 32896, 65535]], dtype=np.int32), [0, 128, 255]),  # 16-bit values
+    (np.array([[False, True, True]]), [0, 255, 255]),
+    (np.array([[0.0, 0.5, 1.0]]), [0, 127, 255]),  # floats in [0, 1]
+    (np.array([[0.0, 100.5, 255.0]]), [0, 100, 255]),  # floats in [0, 255]
+])
+def test_one_rule_for_pixel_values(grey_model, values, expected):
+    image = load_image(np.repeat(values, 4, axis=0), grey_model)
+    np.testing.assert_array_equal(image.original[0, :, 0], expected)
+
+
+@pytest.mark.parametrize("values, message", [
+    (np.array([[0.0, 500.0, 1000.0]]), "from 0 to 1000: floats are read in"),
+    (np.array([[-1.0, 0.0, 1.0]]), "from -1 to 1"),
+    (np.array([[0.0, np.nan, 1.0]]), "not finite"),
+    (np.array([[0, 70000, 1]]), "integers are read in"),
+])
+def test_values_that_are_no_pixels_are_refused(grey_model, values, message):
+    with pytest.raises(ImageLoadError, match=message):
+        load_image(np.repeat(values, 4, axis=0), grey_model)
+
+
+def test_a_float_tiff_beyond_pixel_range_is_refused_not_shrunk(tmp_path, grey_model):
+    Image.fromarray(np.linspace(0, 1000, 64, dtype=np.float32).reshape(8, 8)).save(
+        tmp_path / "counts.tiff")
+    with pytest.raises(ImageLoadError, match="from 0 to 1000"):
+        load_image(tmp_path / "counts.tiff", grey_model)
+
+
+@pytest.mark.parametrize("source, message", [
+    (np.zeros((1, 2, 8, 8, 3)), "not \\(1, 2, 8, 8, 3\\)"),
+    (np.zeros((8, 8, 2)), "not \\(8, 8, 2\\)"),
+    (np.zeros((0, 8, 3)), "empty"),
+    (None, "got NoneType"),
+    (3.5, "got float"),
+])
+def test_what_is_no_image_is_refused_in_one_line(rgb_model, source, message):
+    with pytest.raises(ImageLoadError, match=message):
+        load_image(source, rgb_model)
+
+
+def test_a_batch_of_one_image_is_that_image(rgb_model):
+    pixels = _pattern()
+    np.testing.assert_array_equal(load_image(pixels[np.newaxis], rgb_model).original, pixels)
+
+
+def test_a_model_of_any_size_sees_the_image_with_its_longest_side_bounded():
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
+    wide = np.zeros((1000, 2000, 3), dtype=np.uint8)
+    image = load_image(wide, model)
+    assert image.resized.shape == (256, 512, 3)
+    assert image.size_reason == "longest side reduced to 512: the model takes any size"
+    assert load_image(wide, model, max_side=1000).resized.shape == (500, 1000, 3)
+    small = load_image(_pattern(), model)
+    assert small.size_reason == "as loaded: the model takes any size"
+    assert load_image(_pattern(), sequential_model()).size_reason == "the model's input size"

@@ -60,9 +60,30 @@ def test_keras_class_indices_name_to_index(tmp_path):
     assert load_labels(path) == ["cat", "dog"]
 
 
-def test_empty_files(tmp_path):
-    assert load_labels(_write(tmp_path, "empty.txt", "\n\n")) == []
-    assert load_labels(_write(tmp_path, "empty.json", "{}")) == []
+@pytest.mark.parametrize("name, text", [("empty.txt", "\n\n"), ("empty.json", "{}"),
+                                        ("list.json", "[]")])
+def test_a_file_naming_no_class_is_refused(tmp_path, name, text):
+    with pytest.raises(DialVisualizationError, match=f"{name} names no classes"):
+        load_labels(_write(tmp_path, name, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"2000000000": "cat"}', "class index 2000000000 is not between 0 and 99999"),
+    ('{"-1": "cat", "0": "dog"}', "class index -1 is not between"),
+])
+def test_indices_a_small_file_cannot_make_huge_or_negative(tmp_path, text, message):
+    with pytest.raises(DialVisualizationError, match=message):
+        load_labels(_write(tmp_path, "labels.json", text))
+
+
+def test_a_name_two_classes_share_cannot_pick_a_class():
+    from dial_visualization.core.labels import class_named
+
+    labels = ["crane", "maillot", "crane"]  # as in ImageNet: a bird and a machine
+    assert class_named("maillot", labels) == 1
+    with pytest.raises(DialVisualizationError, match="2 classes are named 'crane' "
+                                                    "\\(classes 0, 2\\): give the index"):
+        class_named("crane", labels)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -240,3 +240,114 @@ def test_an_upper_case_suffix_loads_like_a_lower_case_one(tmp_path):
     loaded = dv.load_model(path)
     x = np.random.default_rng(0).random((1, 16, 16, 3)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- bad files, decided
+
+def test_safety_is_decided_from_the_model_not_from_the_error_text(tmp_path):
+    folder = tmp_path / "lambda_project" / "unsafe"
+    folder.mkdir(parents=True)
+    sequential_model().save_weights(folder / "only.weights.h5")
+    weights_only = folder / "model.h5"
+    shutil.copy(folder / "only.weights.h5", weights_only)
+    with pytest.raises(ModelLoadError) as error:
+        dv.load_model(weights_only)
+    assert not isinstance(error.value, UnsafeModelError)  # no Lambda in it: no trust question
+
+
+def test_a_missing_custom_class_is_named_with_the_way_to_provide_it(tmp_path):
+    @keras.saving.register_keras_serializable(package="tests")
+    class Doubler(keras.layers.Layer):
+        def call(self, x):
+            return 2.0 * x
+
+    inputs = keras.Input((16, 16, 3))
+    path = tmp_path / "custom.keras"
+    keras.Model(inputs, keras.layers.Conv2D(2, 3)(Doubler()(inputs))).save(path)
+    del keras.saving.get_custom_objects()["tests>Doubler"]
+    with pytest.raises(ModelLoadError, match="uses a custom class 'Doubler'") as error:
+        dv.load_model(path)
+    _assert_one_line(error)
+    assert "custom_objects={'tests>Doubler': Doubler}" in str(error.value)
+    loaded = dv.load_model(path, custom_objects={"tests>Doubler": Doubler})
+    assert loaded.layers[1].__class__ is Doubler
+
+
+def test_a_keras_file_whose_description_inflates_is_refused_before_reading(tmp_path):
+    path = tmp_path / "bomb.keras"
+    sequential_model().save(tmp_path / "real.keras")
+    with zipfile.ZipFile(tmp_path / "real.keras") as real, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for name in real.namelist():
+            data = real.read(name)
+            if name == "config.json":
+                data = data[:-1] + b" " * (65 * 2 ** 20) + data[-1:]  # 65 MiB of blanks
+            bomb.writestr(name, data)
+    assert path.stat().st_size < 2 ** 20
+    with pytest.raises(ModelLoadError, match="65 MiB, more than the 64 MiB"):
+        dv.load_model(path)
+
+
+def test_an_h5_whose_description_is_too_large_is_refused(tmp_path):
+    path = tmp_path / "large.h5"
+    with h5py.File(path, "w", libver="latest") as file:
+        file.attrs["model_config"] = "x" * (65 * 2 ** 20)
+    with pytest.raises(ModelLoadError, match="more than the 64 MiB"):
+        dv.load_model(path)
+
+
+def test_a_checksum_beside_the_file_or_given_is_verified(tmp_path):
+    from dial_visualization.core.models import file_sha256
+
+    path = tmp_path / "model.h5"
+    sequential_model().save(path)
+    digest = file_sha256(path)
+    assert len(digest) == 64
+    (tmp_path / "model.h5.sha256").write_text(f"{digest}  model.h5\n")
+    dv.load_model(path)
+    dv.load_model(path, sha256=digest.upper())
+    (tmp_path / "model.h5.sha256").write_text("0" * 64 + "  model.h5\n")
+    with pytest.raises(ModelLoadError, match="does not match model.h5.sha256"):
+        dv.load_model(path)
+    with pytest.raises(ModelLoadError, match="does not match the SHA-256 given"):
+        dv.load_model(path, sha256="1" * 64)
+
+
+def test_a_channels_first_model_is_named_as_such():
+    inputs = keras.Input((3, 16, 16))
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 3, data_format="channels_first")(inputs))
+    with pytest.raises(UnsupportedModelError, match="channels-first"):
+        dv.load_model(model)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root reads any file: no permission to deny")
+def test_an_unreadable_file_says_permission_denied(tmp_path):
+    path = tmp_path / "model.keras"
+    sequential_model().save(path)
+    path.chmod(0)
+    with pytest.raises(ModelLoadError, match="permission denied"):
+        dv.load_model(path)
+
+
+def test_an_h5_whose_description_length_is_corrupted_allocates_nothing_here(tmp_path):
+    """Four bytes changed make HDF5 allocate 4 GiB on reading the description: the reading
+    happens in a child process with bounded memory, and this one stays as it was."""
+    import resource
+    import struct
+
+    path = tmp_path / "model.h5"
+    sequential_model().save(path)
+    data = bytearray(path.read_bytes())
+    config = data.find(b'{"class_name"')
+    size, = struct.unpack("<Q", data[config - 8:config])  # the heap object's own size
+    collection = data.rfind(b"GCOL", 0, config)
+    index, = struct.unpack("<H", data[config - 16:config - 14])
+    descriptor = data.find(struct.pack("<IQI", size, collection, index))
+    assert descriptor > 0
+    struct.pack_into("<I", data, descriptor, 0xFFFFFFF0)  # "the description is 4 GiB long"
+    path.write_bytes(data)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelLoadError, match="model.h5 could not be read"):
+        dv.load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 256 * 1024  # KiB

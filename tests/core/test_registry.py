@@ -292,3 +292,11 @@ def test_load_entry_points_from_a_given_list(plugin_path):
 def test_a_float_parameter_refuses_nan():
     with pytest.raises(ParameterError, match="expected float"):
         Parameter("noise", "float", 0.1, minimum=0.0, maximum=1.0).coerce("nan")
+
+
+@pytest.mark.parametrize("kind, value", [("int", True), ("int", 2.7), ("float", False),
+                                         ("float", "inf"), ("float", float("-inf")),
+                                         ("int", "1e308")])
+def test_numbers_that_mean_something_else_are_refused(kind, value):
+    with pytest.raises(ParameterError, match="expected"):
+        Parameter("steps", kind, 1).coerce(value)

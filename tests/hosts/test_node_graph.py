@@ -1,5 +1,10 @@
 """The NodeGraphQt host: nodes hand the model and preprocessing to the widget over wires."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -140,8 +145,26 @@ def test_demo_graph_is_wired_on_the_demo_model(qtbot):
         graph.shutdown()
 
 
-def test_main_opens_the_graph_window_and_returns_the_exit_code(qtbot):
-    from qtpy import QtCore
+def test_main_opens_the_graph_window_and_returns_the_exit_code():
+    """In a process of its own: once an application's event loop has ended, Qt ends every
+    later nested event loop at once, which would break the other tests of this process."""
+    code = textwrap.dedent("""
+        import sys
+        from qtpy import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        from dial_visualization.hosts.node_graph import main
 
-    QtCore.QTimer.singleShot(0, QtCore.QCoreApplication.instance().quit)
-    assert main([]) == 0
+        def quit_once_shown():  # main reads the demo's files first, processing events
+            if any(w.isVisible() and w.windowTitle().startswith("dial-visualization: node")
+                   for w in QtWidgets.QApplication.topLevelWidgets()):
+                watching.stop()
+                app.exit(7)
+
+        watching = QtCore.QTimer()
+        watching.timeout.connect(quit_once_shown)
+        watching.start(50)
+        sys.exit(main([]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 7, done.stderr[-2000:]  # the application's exit code

@@ -174,3 +174,12 @@ def test_every_run_given_is_made_before_the_screenshot(qapp, tmp_path, demo):
     shot = tmp_path / "two.png"
     assert app.main(["--screenshot", str(shot), "--run", "grad-cam", "--run", "saliency"]) == 0
     assert app.main(["--screenshot", str(shot), "--run", "grad-cam", "--run", "nothing"]) == 1
+
+
+def test_screenshot_prints_why_it_failed(tmp_path, capsys):
+    broken = tmp_path / "broken.keras"
+    broken.write_text("not a model")
+    assert app.main(["--screenshot", str(tmp_path / "shot.png"), "--model", str(broken)]) == 1
+    assert "error: broken.keras is not a valid .keras file" in capsys.readouterr().err
+    assert app.main(["--screenshot", str(tmp_path / "shot.png"), "--run", "nothing"]) == 1
+    assert "error: unknown method 'nothing'" in capsys.readouterr().err

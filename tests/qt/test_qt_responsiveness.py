@@ -160,3 +160,26 @@ def test_the_gui_keeps_painting_while_a_model_file_loads(widget, qtbot, tmp_path
     assert len(ticks) >= 5, f"the event loop did not run while loading ({len(ticks)} ticks)"
     assert not any(enabled_during_load), "input must be blocked while the model loads"
     assert widget.isEnabled() and widget.model is not None
+
+
+def test_the_gui_keeps_painting_while_an_image_file_loads(demo_widget, qtbot, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "large.png"
+    noise = np.random.default_rng(0).integers(0, 256, (3000, 3000, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, compress_level=1)  # noise: a slow decode
+    ticks, enabled_during_load = [], []
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: (ticks.append(time.perf_counter()),
+                                   enabled_during_load.append(demo_widget.isEnabled())))
+    timer.start()
+    started = time.perf_counter()
+    assert demo_widget.set_image(str(path))
+    took = time.perf_counter() - started
+    timer.stop()
+    assert took > 0.1, "the image should take a while to load"
+    assert len(ticks) >= 3, f"the event loop did not run while loading ({len(ticks)} ticks)"
+    assert not any(enabled_during_load), "input must be blocked while the image loads"
+    assert demo_widget.image.original.shape == (3000, 3000, 3)
+    assert demo_widget.wait_until_idle(60)

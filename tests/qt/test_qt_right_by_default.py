@@ -74,3 +74,26 @@ def test_another_output_drops_names_that_do_not_fit_it(widget):
     assert widget.set_labels(["a", "b", "c"])
     assert widget.set_output_index(1)
     assert widget.labels is None
+
+
+def test_models_the_widget_let_go_are_freed(widget, demo, qtbot):
+    import gc
+    import weakref
+
+    from dial_visualization.core.context import Target
+    from dial_visualization.core.registry import NodeType
+
+    path = demo["paths"]["model"]
+    widget.set_labels(demo["labels"])
+    assert widget.set_image(str(demo["paths"]["images"][0]))
+    opened = []
+    for _ in range(4):
+        assert widget.load_model_file(path)
+        widget.run_algorithm("grad-cam", Target(NodeType.PREDICTION))
+        assert widget.wait_until_idle(60)
+        opened.append(weakref.ref(widget.model))
+    assert widget.set_model(None)
+    for _ in range(3):
+        qtbot.wait(10)  # deleteLater of the tiles and tree models
+        gc.collect()
+    assert [ref() is None for ref in opened] == [True] * 4
