@@ -75,13 +75,18 @@ class LayerNode:
     def filters(self) -> int:
         """How many filters (kernel children) the layer has: one per output channel, the
         last axis of :meth:`kernel` (read from the variables' shapes, not their values)."""
-        shapes = {name: tuple(v.shape) for name, v in _kernel_variables(self.layer).items()}
+        shapes = self.kernel_shapes
         if "pointwise_kernel" in shapes:
             return shapes["pointwise_kernel"][-1]
         if "kernel" not in shapes:
             return 0
         return int(np.prod(shapes["kernel"][-2:])) if _is_depthwise(self.layer) \
             else shapes["kernel"][-1]
+
+    @property
+    def kernel_shapes(self) -> dict[str, tuple]:
+        """The shapes of the kernels the layer stores, by attribute (no values read)."""
+        return {name: tuple(v.shape) for name, v in _kernel_variables(self.layer).items()}
 
     def kernels(self) -> dict[str, np.ndarray]:
         """The layer's kernels as it stores them, by attribute: ``kernel``, or a separable

@@ -28,7 +28,7 @@ import tensorflow as tf
 from .batch_size import BatchSizeTuner, memory_limit
 from .errors import Cancelled, MethodNotApplicableError
 from .inspect import PATH_SEPARATOR
-from .models import check_output_index
+from .models import check_output_index, input_shape
 
 _SQUASHING = ("softmax", "sigmoid")
 
@@ -341,17 +341,34 @@ def layer_output_function(model, layers: tuple[str, ...], *, output_index: int =
 
 # --------------------------------------------------------------------------- batching
 
-def auto_batch_size(model: keras.Model, with_gradient: bool = True) -> BatchSizeTuner:
-    """The model's batch size tuner for passes with (or without) an input gradient."""
-    from .inspect import LayerTree
+def auto_batch_size(model: keras.Model, with_gradient: bool = True,
+                    size: tuple[int, int] | None = None) -> BatchSizeTuner:
+    """The model's batch size tuner for passes with (or without) an input gradient, on
+    inputs of ``size`` (height, width): a model that accepts any size gets one tuner per
+    size, its memory limit from the activations at that size."""
+    free = None in input_shape(model)[:2]
+    size = tuple(size) if free and size is not None else None
 
     def build():
-        values = sum(int(np.prod(node.output_shapes[0][1:])) for node in LayerTree(model).walk()
-                     if node.output_shapes and None not in node.output_shapes[0][1:]
-                     and not node.children)
-        return BatchSizeTuner(memory_limit(values, with_gradient))
+        return BatchSizeTuner(memory_limit(activation_values(model, size), with_gradient))
 
-    return _cached(model, ("batch-size", with_gradient), build)
+    return _cached(model, ("batch-size", with_gradient, size), build)
+
+
+def activation_values(model: keras.Model, size: tuple[int, int] | None = None) -> int:
+    """How many values one sample's layer outputs hold: from the layers' shapes, or for
+    ``size`` (a model that takes any size) by a symbolic pass at that size (no compute)."""
+    from .inspect import LayerTree
+
+    leaves = [node for node in LayerTree(model).walk()
+              if not node.children and node.type != "InputLayer"]
+    if size is None:
+        return sum(int(np.prod(node.output_shapes[0][1:])) for node in leaves
+                   if node.output_shapes and None not in node.output_shapes[0][1:])
+    channels = input_shape(model)[2]
+    _, taps = forward(model, keras.KerasTensor((1, *size, channels)),
+                      taps=[node.path for node in leaves])
+    return sum(int(np.prod(tensor.shape[1:])) for tensor in taps.values())
 
 
 def batches(count: int, batch_size: int | BatchSizeTuner, progress=None,

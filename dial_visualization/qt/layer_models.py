@@ -139,11 +139,10 @@ class LayerTreeModel(QtCore.QAbstractItemModel):
         item = parent.add(TreeItem(
             "layer", parent, f"{node.name} ({node.type})", layer=node.path,
             tooltip=f"{node.path}: {node.type}, output {shape}, {node.params:,} parameters"))
-        kernel = getattr(node.layer, "kernel", None) if node.has_kernel else None
-        if kernel is not None and len(kernel.shape) >= 2:
-            filters = int(kernel.shape[-1])
-            item.add(TreeItem("kernel", item, f"Kernel ({filters} filters)", layer=node.path,
-                              total=filters, tooltip=f"kernel {tuple(kernel.shape)}"))
+        if node.has_kernel and node.filters:
+            shapes = ", ".join(f"{name} {shape}" for name, shape in node.kernel_shapes.items())
+            item.add(TreeItem("kernel", item, f"Kernel ({node.filters} filters)",
+                              layer=node.path, total=node.filters, tooltip=shapes))
         channels = node.channels if node.output_shapes else None
         if channels:
             item.add(TreeItem("output", item, f"Output ({channels} channels)", layer=node.path,

@@ -291,7 +291,8 @@ def test_refuses_another_size_for_a_fixed_size_model(cnn):
         maximize(cnn, size=20, steps=1)
 
 
-@pytest.mark.parametrize("channels, message", [("0,x", "indices"), ("0,4", "out of range")])
+@pytest.mark.parametrize("channels, message", [("0,x", "indices"), ("0,4", "out of range"),
+                                              (",,,", "indices"), (" , ", "indices")])
 def test_refuses_bad_channel_lists(cnn, channels, message):
     with pytest.raises(ParameterError, match=message):
         maximize(cnn, channels=channels, steps=1)

@@ -101,3 +101,21 @@ def test_automatic_batches_give_the_results_of_fixed_ones_and_are_timed(method, 
                                atol=1e-6 * np.abs(fixed.data).max())
     with_gradient = method in ("integrated-gradients", "smoothgrad")
     assert tf_ops.auto_batch_size(model, with_gradient).seconds_per_item[4]  # timed
+
+
+def test_a_model_of_any_size_gets_a_memory_limit_for_the_size_it_sees():
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(64, 3, padding="same")(features)))
+    small, large = tf_ops.auto_batch_size(model, size=(32, 32)), \
+        tf_ops.auto_batch_size(model, size=(1024, 1024))
+    # two convolutions (32 and 64 channels) at every position, then 64 pooled values
+    assert tf_ops.activation_values(model, (1024, 1024)) == 1024 * 1024 * (32 + 64) + 64
+    assert max(large.candidates) <= memory_limit(1024 * 1024 * (32 + 64), True) < 64
+    assert max(small.candidates) == 64 and small is not large
+    assert tf_ops.auto_batch_size(model, size=(32, 32)) is small
+    fixed = sequential_model()
+    assert tf_ops.auto_batch_size(fixed, size=(7, 7)) is tf_ops.auto_batch_size(fixed)

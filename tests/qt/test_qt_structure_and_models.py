@@ -269,3 +269,15 @@ def test_custom_preprocessing_function_is_shown_and_recorded(widget):
     assert widget.preprocessing_combo.currentText() == "unit (chosen)"
     assert widget.image.array.max() > 0.5
     widget.wait_until_idle(60)
+
+
+def test_separable_and_depthwise_layers_have_a_kernel_node_with_one_child_per_filter():
+    inputs = keras.Input((16, 16, 3))
+    separable = keras.layers.SeparableConv2D(5, 3, depth_multiplier=2, name="separable")(inputs)
+    depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name="depthwise")(separable)
+    tree = LayerTreeModel(LayerTree(keras.Model(inputs, depthwise)))
+    layers = children(tree, QtCore.QModelIndex())
+    kernel_groups = {tree.data(layer): tree.data(child_named(tree, layer, "Kernel"))
+                     for layer in layers}
+    assert kernel_groups == {"separable (SeparableConv2D)": "Kernel (5 filters)",
+                             "depthwise (DepthwiseConv2D)": "Kernel (10 filters)"}

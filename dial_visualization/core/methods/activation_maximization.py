@@ -237,7 +237,9 @@ def _indices(context: Context, target: Target, text: str) -> list[int]:
         try:
             indices = [int(part) for part in text.split(",") if part.strip()]
         except ValueError:
-            raise ParameterError(f"channels: expected indices like 0,1,2, got {text!r}") from None
+            indices = []
+        if not indices:
+            raise ParameterError(f"channels: expected indices like 0,1,2, got {text!r}")
     else:
         indices = [ALL_CHANNELS if target.index is None else target.index]
     if target.layer is None:

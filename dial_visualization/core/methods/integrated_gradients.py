@@ -113,7 +113,8 @@ def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_ST
     baseline = np.asarray(baseline, dtype=np.float32)
     gradient = input_gradient_function(model, output_index=output_index, device=device)
     summed, scores = path_gradients(gradient, x, baseline, index, np.arange(steps + 1) / steps,
-                                    trapezoid_weights(steps), batch_size or auto_batch_size(model),
+                                    trapezoid_weights(steps),
+                                    batch_size or auto_batch_size(model, size=x.shape[1:3]),
                                     progress, should_stop)
     attributions = _attributions(x, baseline, summed, steps).astype(np.float32)
     return attributions, scores[:, -1], scores[0, 0]
@@ -133,7 +134,7 @@ def refined_integrated_gradients(model, x, baseline, index: int, steps: int, max
     x = np.asarray(x, dtype=np.float32)[np.newaxis]
     baseline = np.asarray(baseline, dtype=np.float32)
     gradient = input_gradient_function(model, output_index=output_index, device=device)
-    batch_size = batch_size or auto_batch_size(model)
+    batch_size = batch_size or auto_batch_size(model, size=x.shape[1:3])
     budget = max(steps, _doubled_up_to(steps, max_steps)) + 1  # points, for progress
     done = steps + 1
     summed, scores = path_gradients(gradient, x, baseline, index, np.arange(done) / steps,

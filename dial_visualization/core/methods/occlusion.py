@@ -87,7 +87,8 @@ def occlusion(context, target, params, progress, should_stop):
                            logits=params["score"] == "logit", device=context.device)
     class_tensor = tf.constant([index])
     original = float(score(tf.constant(x), class_tensor)[0])
-    batch_size = params["batch_size"] or auto_batch_size(context.model, with_gradient=False)
+    batch_size = params["batch_size"] or auto_batch_size(context.model, with_gradient=False,
+                                                           size=x.shape[1:3])
     drop_sum = np.zeros((height, width), np.float64)
     covering = np.zeros((height, width), np.int64)
     for part in batches(len(windows), batch_size, progress, should_stop):

@@ -71,7 +71,8 @@ def score_cam(context, target, params, progress, should_stop):
     activations = np.asarray(outputs(tf.constant(x))[1][layer])[0]
     channels = evaluated_channels(activations, params["top_n"])
     score = masked_score_function(model, x.shape[1:3], context.output_index, context.device)
-    batch_size = params["batch_size"] or auto_batch_size(model, with_gradient=False)
+    batch_size = params["batch_size"] or auto_batch_size(model, with_gradient=False,
+                                                           size=x.shape[1:3])
     weights = np.zeros(activations.shape[-1], np.float32)
     x, index = tf.constant(x), tf.constant([index])
     for part in batches(len(channels), batch_size, progress, should_stop):

@@ -103,7 +103,7 @@ def smoothgrad(context, target, params, progress, should_stop):
         raise MethodNotApplicableError(
             "SmoothGrad over integrated gradients explains classes, not layer outputs")
     x, layer, index, target = resolve_objective(context, target)
-    batch_size = params["batch_size"] or auto_batch_size(context.model)
+    batch_size = params["batch_size"] or auto_batch_size(context.model, size=x.shape[1:3])
     attribute = _base_attribution(base, context, layer, index, batch_size, should_stop)
     std = noise_std(x, params["noise"])
     total = np.zeros(x.shape[1:], np.float64)
