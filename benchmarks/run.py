@@ -93,7 +93,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dial_visualization.core import explain, tf_ops
+from dial_visualization.core import explain, tf_ops, walker
 from dial_visualization.core.context import Context, Target
 from dial_visualization.core.errors import Cancelled
 from dial_visualization.core.registry import HandlerConfiguration, NodeType
@@ -260,7 +260,7 @@ def throughput_functions(model, index: int, device: str) -> dict[str, Callable]:
     def plain_gradient(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            scores = tf_ops.select(model(x, training=False), 0)[:, index]
+            scores = walker.select(model(x, training=False), 0)[:, index]
         return tape.gradient(scores, x)
 
     return {

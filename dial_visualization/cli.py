@@ -157,7 +157,7 @@ def _inspect(args) -> int:
         _existing_file(args.model, "model")
     _tensorflow()
     import dial_visualization as dv
-    from .core.inspect import LayerTree
+    from .core.layers import LayerTree
 
     model = dv.load_model(args.model or dv.demo_paths()["model"], trusted=args.trusted)
     rows = LayerTree(model).table()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .registry import NodeType
 
@@ -49,7 +49,6 @@ class Context:
     output_index: int = 0
     labels: list[str] | None = None
     device: str = "auto"
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def require_image(self) -> InputImage:
         from .errors import MethodNotApplicableError

@@ -15,7 +15,7 @@ import numpy as np
 
 from .context import Context, Target
 from .errors import MethodNotApplicableError, ParameterError
-from .inspect import LayerTree
+from .layers import LayerTree
 from .models import check_output_index, class_count
 from .registry import Algorithm, HandlerConfiguration, NodeType
 from .tf_ops import device_scope

@@ -174,7 +174,7 @@ def detect(model) -> tuple[str, str] | None:
 
 
 def _detect_from_layers(model) -> tuple[str, str] | None:
-    from .inspect import PATH_SEPARATOR
+    from .layers import PATH_SEPARATOR
 
     node = _first_preprocessing_layer(model)
     if node is None:
@@ -189,7 +189,7 @@ def _first_preprocessing_layer(model):
     """The first Rescaling/Normalization leaf layer before any layer with weights, or None."""
     import keras
 
-    from .inspect import LayerTree
+    from .layers import LayerTree
 
     for node in LayerTree(model).walk():
         if node.children or isinstance(node.layer, keras.layers.InputLayer):
@@ -250,7 +250,7 @@ def _number(value: float, reciprocal: bool) -> str:
 
 def _detect_from_name(model) -> tuple[str, str] | None:
     """The preset of the first (outermost) model or nested model named like an application."""
-    from .inspect import LayerTree
+    from .layers import LayerTree
 
     names = [model.name] + [node.layer.name for node in LayerTree(model).walk() if node.children]
     for name in names:
@@ -329,7 +329,8 @@ def _logits_and_outputs(model, pixels, functions, output_index: int, device: str
     the images: flattened per sample, as numpy."""
     import tensorflow as tf
 
-    from .tf_ops import forward, select, traced
+    from .tf_ops import traced
+    from .walker import forward, select
 
     def build():
         def f(x):

@@ -1,25 +1,15 @@
-"""Shared TensorFlow mechanics: one graph walker, traced functions cached per model, batching.
+"""Shared TensorFlow mechanics: devices, traced functions cached per model, batching.
 
-Every algorithm reaches the model through :func:`forward`, which runs the model's own
-graph layer by layer (recursing into nested models) and can
-
-* record the output of any layer, also inside nested models (no "Graph disconnected"),
-* wrap every ReLU-like unit (ReLU, ReLU6, leaky and parametric ReLU) in another function
-  (guided backpropagation) without touching the user's model: a layer's
-  ``activation=relu`` is swapped on a proxy, not on the layer,
-* stop before the final softmax/sigmoid, so class scores are logits.
-
-Traced ``tf.function``s are cached per (model, purpose, device) with a batch dimension of
+The functions here run the model through the graph walker (:mod:`.walker`). Traced ``tf.function``s are cached per (model, purpose, device) with a batch dimension of
 ``None``: one trace per model and input size, reused by every later run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import keras
 import numpy as np
@@ -27,10 +17,8 @@ import tensorflow as tf
 
 from .batch_size import BatchSizeTuner, memory_limit
 from .errors import Cancelled, MethodNotApplicableError
-from .inspect import PATH_SEPARATOR
-from .models import check_output_index, input_shape
-
-_SQUASHING = ("softmax", "sigmoid")
+from .models import input_shape
+from .walker import forward, select
 
 
 # --------------------------------------------------------------------------- devices
@@ -49,175 +37,6 @@ def device_scope(device: str = "auto"):
     if device not in ("cpu", "gpu"):
         raise MethodNotApplicableError(f"unknown device {device!r}: use auto, cpu or gpu")
     return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
-
-
-# --------------------------------------------------------------------------- layers
-
-def get_layer(model: keras.Model, path: str) -> keras.Layer:
-    """The layer at ``path`` ("outer/inner/conv"), searching nested models."""
-    layer = model
-    for name in path.split(PATH_SEPARATOR):
-        try:
-            layer = layer.get_layer(name)
-        except (ValueError, AttributeError):
-            raise MethodNotApplicableError(f"model {model.name!r} has no layer {path!r}") from None
-    return layer
-
-
-def _is_graph_model(layer) -> bool:
-    return isinstance(layer, keras.Sequential) or (
-        isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph"))
-
-
-def _output_layer(model: keras.Model, output_index: int) -> tuple[keras.Layer, str]:
-    """The layer producing output ``output_index`` and its path, looking into nested models."""
-    check_output_index(model, output_index)
-    tensor = model.outputs[output_index]
-    layer, _, tensor_index = tensor._keras_history
-    prefix = ""
-    owner = model
-    while _is_graph_model(layer):
-        prefix += layer.name + PATH_SEPARATOR
-        owner = layer
-        layer, _, tensor_index = owner.outputs[tensor_index]._keras_history
-    return layer, prefix + layer.name
-
-
-#: ReLU-like activation functions by name, each with the open interval of inputs it passes
-#: unchanged (slope 1): below it ``relu`` is 0 and ``leaky_relu`` leaky, above it ``relu6``
-#: is clipped.
-_RELU_ACTIVATIONS = {"relu": (0.0, math.inf), "relu6": (0.0, 6.0), "leaky_relu": (0.0, math.inf)}
-
-
-def relu_region(unit) -> tuple[float, float] | None:
-    """Where the ReLU-like ``unit`` passes its input unchanged: the open interval (low, high);
-    None when ``unit`` is not ReLU-like.
-
-    ``unit`` is a layer, ``ReLU`` (with any ``threshold``, ``max_value`` and
-    ``negative_slope``: it is ``x`` on (threshold, max_value)), ``LeakyReLU`` or ``PReLU``
-    (``x`` above 0), or an activation function: ``relu``, ``relu6``, ``leaky_relu`` (a
-    layer's ``activation``, also an ``Activation`` layer's), recognised by name.
-    """
-    if isinstance(unit, keras.layers.ReLU):
-        high = math.inf if unit.max_value is None else float(unit.max_value)
-        return float(unit.threshold or 0.0), high
-    if isinstance(unit, (keras.layers.LeakyReLU, keras.layers.PReLU)):
-        return 0.0, math.inf
-    if isinstance(unit, keras.Layer):
-        return None
-    return _RELU_ACTIVATIONS.get(getattr(unit, "__name__", None))
-
-
-def relu_units(model: keras.Model) -> int:
-    """How many ReLU-like units (:func:`relu_region`) ``model`` has, nested models included:
-    the layers and activations that :func:`forward` replaces when given ``relu``."""
-    from .inspect import LayerTree
-
-    return sum(1 for node in LayerTree(model).walk() if not node.children and (
-        relu_region(node.layer) or relu_region(getattr(node.layer, "activation", None))))
-
-
-def _activation_is(activation, name: str) -> bool:
-    return getattr(activation, "__name__", None) == name
-
-
-def _is_strided_pointwise(layer) -> bool:
-    """A 1x1 ``Conv2D`` with stride > 1: its input gradient corrupts oneDNN's heap (see
-    ``core/tf_environment.py``); it is computed as a strided slice then a stride-1 1x1
-    convolution instead, which is numerically identical (for "same" and "valid" padding,
-    the 1x1 windows of a strided convolution start at pixels 0, s, 2s, ...)."""
-    return (type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (1, 1)
-            and tuple(layer.strides) != (1, 1) and tuple(layer.dilation_rate) == (1, 1)
-            and layer.data_format == "channels_last")
-
-
-def _with_attributes(layer, **attributes):
-    """A shallow copy of ``layer`` (same variables) whose ``call`` sees other attributes.
-
-    A real instance of the layer's class, so ``super()`` and isinstance checks inside
-    ``call`` work; the user's layer itself is never modified.
-    """
-    copy = object.__new__(type(layer))
-    copy.__dict__.update(layer.__dict__)
-    for name, value in attributes.items():
-        object.__setattr__(copy, name, value)
-    return copy
-
-
-def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None):
-    """``layer(*args, **kwargs)``, with its activation and 1x1 strides replaced as needed."""
-    attributes = {}
-    activation = getattr(layer, "activation", None)
-    if drop_squashing and any(_activation_is(activation, n) for n in _SQUASHING):
-        attributes["activation"] = keras.activations.linear
-    elif relu is not None and relu_region(activation) is not None:
-        region = relu_region(activation)
-        attributes["activation"] = lambda z: relu(z, activation(z), region)
-    if _is_strided_pointwise(layer):
-        rows, columns = layer.strides
-        args = (args[0][:, ::rows, ::columns, :],) + tuple(args[1:])
-        attributes["strides"] = (1, 1)
-    if not attributes:
-        return layer(*args, **kwargs)
-    return type(layer).call(_with_attributes(layer, **attributes), *args, **kwargs)
-
-
-def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable | None = None,
-            logits_of: int | None = None):
-    """Run ``model`` on ``x``; return (outputs, {path: tensor} for each tap).
-
-    ``relu(x, output, (low, high))`` replaces the output of every ReLU-like unit (a layer,
-    an ``Activation`` or a layer's ``activation``; see :func:`relu_region`): ``x`` is the
-    unit's input, ``output`` its own value, (low, high) where it passes ``x`` unchanged.
-    ``logits_of=i`` drops the softmax/sigmoid that ends output ``i``.
-    """
-    taps = set(taps)
-    recorded: dict[str, tf.Tensor] = {}
-    logits_path = _output_layer(model, logits_of)[1] if logits_of is not None else None
-
-    def run(graph_model, inputs, prefix):
-        if isinstance(graph_model, keras.Sequential):
-            for layer in graph_model.layers:
-                inputs = call(layer, prefix, inputs)
-            return inputs
-        return graph_model._run_through_graph(
-            inputs, operation_fn=lambda op: lambda *a, **k: call(op, prefix, *a, **k))
-
-    def call(layer, prefix, *args, **kwargs):
-        path = prefix + layer.name
-        if _is_graph_model(layer):
-            inputs = args[0] if len(args) == 1 else list(args)
-            out = run(layer, inputs, path + PATH_SEPARATOR)
-            out = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
-        elif path == logits_path and _is_squashing_layer(layer):
-            out = args[0]
-        elif relu is not None and relu_region(layer) is not None:
-            out = relu(args[0], layer(*args, **kwargs), relu_region(layer))
-        else:
-            out = _call(layer, args, kwargs, drop_squashing=path == logits_path, relu=relu)
-        if path in taps:
-            recorded[path] = out
-        return out
-
-    for path in taps:
-        get_layer(model, path)  # a clear error for a misspelt layer
-    outputs = run(model, x, "")
-    absent = taps - set(recorded)
-    if absent:
-        raise MethodNotApplicableError(
-            f"layer {sorted(absent)[0]!r} is not on the path from the input to the outputs")
-    return outputs, recorded
-
-
-def _is_squashing_layer(layer) -> bool:
-    """A ``Softmax`` layer or a softmax/sigmoid ``Activation`` layer."""
-    return isinstance(layer, keras.layers.Softmax) or (
-        isinstance(layer, keras.layers.Activation)
-        and any(_activation_is(layer.activation, n) for n in _SQUASHING))
-
-
-def select(outputs, output_index: int):
-    return outputs[output_index] if isinstance(outputs, (list, tuple)) else outputs
 
 
 # --------------------------------------------------------------------------- per-model cache
@@ -358,7 +177,7 @@ def auto_batch_size(model: keras.Model, with_gradient: bool = True,
 def activation_values(model: keras.Model, size: tuple[int, int] | None = None) -> int:
     """How many values one sample's layer outputs hold: from the layers' shapes, or for
     ``size`` (a model that takes any size) by a symbolic pass at that size (no compute)."""
-    from .inspect import LayerTree
+    from .layers import LayerTree
 
     leaves = [node for node in LayerTree(model).walk()
               if not node.children and node.type != "InputLayer"]

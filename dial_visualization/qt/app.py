@@ -177,7 +177,7 @@ def _preload(window: MainWindow, options) -> bool:
 def _run_for_screenshot(widget, method: str) -> bool:
     """Run ``method`` on the top prediction (or the last spatial layer) and wait for it."""
     from ..core.context import Target
-    from ..core.inspect import LayerTree
+    from ..core.layers import LayerTree
     from ..core.registry import HandlerConfiguration, NodeType
 
     widget.wait_until_idle()

@@ -300,8 +300,6 @@ class CanvasWidget(QtWidgets.QWidget):
     nodes_dropped = QtCore.Signal(list)
     #: [path, ...] of files dropped from outside (models, images, labels).
     files_dropped = QtCore.Signal(list)
-    #: A tile was added or removed.
-    tiles_changed = QtCore.Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -348,7 +346,6 @@ class CanvasWidget(QtWidgets.QWidget):
         tile.close_requested.connect(self.remove_tile)
         self._tiles.append(tile)
         self._relayout()
-        self.tiles_changed.emit()
         self._scroll_timer.start()  # once the layout has placed it
         return tile
 
@@ -361,7 +358,6 @@ class CanvasWidget(QtWidgets.QWidget):
         tile.hide()
         tile.deleteLater()
         self._relayout()
-        self.tiles_changed.emit()
 
     def clear(self) -> None:
         for tile in list(self._tiles):

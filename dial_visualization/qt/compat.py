@@ -18,10 +18,3 @@ def combine(flags_class, *values):
     if PYSIDE2:
         return flags_class(functools.reduce(operator.or_, (int(v) for v in values), 0))
     return functools.reduce(operator.or_, values)
-
-
-def has_flag(flags, flag) -> bool:
-    """Whether ``flag`` is set in ``flags``."""
-    if PYSIDE2:
-        return bool(int(flags) & int(flag))
-    return bool(flags & flag)

@@ -15,7 +15,7 @@ import numpy as np
 from qtpy import PYSIDE2, QtCore
 
 from ..core.context import Target
-from ..core.inspect import LayerNode, LayerTree
+from ..core.layers import LayerNode, LayerTree
 from ..core.registry import HandlerConfiguration, NodeType
 from .compat import combine
 

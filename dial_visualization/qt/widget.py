@@ -9,6 +9,7 @@ with ``qtpy.uic.loadUi``. The widget never computes: every algorithm goes throug
 
 from __future__ import annotations
 
+import importlib.resources
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ..core.context import Context, Target
 from ..core.errors import DialVisualizationError, MethodNotApplicableError, UnsafeModelError
 from ..core.explain import request
 from ..core.images import InputImage, load_image
-from ..core.inspect import LayerTree
+from ..core.layers import LayerTree
 from ..core.labels import check_labels, load_labels
 from ..core.models import MODEL_SUFFIXES, check_model, class_count, file_sha256, load_model
 from ..core.preprocessing import PRESETS, Preprocessing, compare_presets, resolve
@@ -32,7 +33,16 @@ from .compat import combine
 from .layer_models import LayerTableModel, LayerTreeModel
 from .worker import RunJob, RunQueue, TaskJob, in_background
 
-UI_FILE = Path(__file__).resolve().parent.parent / "ui" / "ConvVisualizer.ui"
+def _ui_file(name: str) -> Path:
+    """A Designer file: from the installed data package ``dial_visualization.ui``, else from
+    ``ui/`` at the top of a source checkout."""
+    try:
+        return Path(str(importlib.resources.files("dial_visualization.ui") / name))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "ui" / name
+
+
+UI_FILE = _ui_file("ConvVisualizer.ui")
 IMAGE_VIEW_SIZE = 200
 LABEL_SUFFIXES = (".txt", ".json")
 _CUSTOM = "custom"

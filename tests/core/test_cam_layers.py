@@ -13,7 +13,7 @@ from applications import NAMES, application, pictures, preprocess
 from dial_visualization.core.context import Context
 from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
-from dial_visualization.core.inspect import LayerTree
+from dial_visualization.core.layers import LayerTree
 from dial_visualization.core.result import Result
 
 #: The automatic layer where its name does not depend on how many models were built before.

@@ -20,7 +20,7 @@ from applications import application, pictures
 from dial_visualization.core.context import Context, Target
 from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
-from dial_visualization.core.inspect import LayerTree
+from dial_visualization.core.layers import LayerTree
 from dial_visualization.core.tf_ops import layer_output_function
 
 NAMES = {"grad-cam": "Grad-CAM", "grad-cam-plus-plus": "Grad-CAM++", "score-cam": "Score-CAM"}

@@ -11,7 +11,7 @@ from builders import multi_output_model, nested_model, random_pixels, residual_m
 from dial_visualization.core.context import Context, Target
 from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
-from dial_visualization.core.inspect import LayerTree
+from dial_visualization.core.layers import LayerTree
 from dial_visualization.core.registry import HandlerConfiguration, NodeType
 
 FAST_PARAMS = {

@@ -59,7 +59,7 @@ EAGER_WALKER_SCRIPT = textwrap.dedent("""
     import sys
     import dial_visualization
     import keras, tensorflow as tf
-    from dial_visualization.core.tf_ops import forward
+    from dial_visualization.core.walker import forward
 
     size, channels = int(sys.argv[1]), int(sys.argv[2])
     inputs = keras.Input((size, size, channels))

@@ -11,7 +11,7 @@ import dial_visualization as dv
 from dial_visualization.core.context import Target
 from dial_visualization.core.errors import LabelsError, MethodNotApplicableError, ParameterError
 from dial_visualization.core.images import load_image
-from dial_visualization.core.inspect import LayerTree
+from dial_visualization.core.layers import LayerTree
 from dial_visualization.core.registry import NodeType
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}

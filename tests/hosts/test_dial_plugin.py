@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +37,7 @@ from PIL import Image
 import dial_visualization as dv
 import dial_visualization.hosts.dial as dial_host
 from builders import random_pixels, sequential_model
+from wheel import build_wheel
 from dial_visualization.qt.widget import ConvVisualizationWidget
 
 INSTALL = "pip install --no-deps --ignore-requires-python -r .ci/dial-requirements.txt"
@@ -55,7 +55,6 @@ from dial_core.plugin import PluginManagerSingleton  # noqa: E402
 from dial_core.project import ProjectManagerFactory  # noqa: E402
 from tensorflow.keras.models import Model as TfKerasModel  # noqa: E402  (as Dial's nodes type it)
 
-ROOT = Path(__file__).resolve().parents[2]
 DIST = dial_host.DISTRIBUTION
 #: An entry of Dial's plugins.json as a user writes it; Dial then reads the real version
 #: and summary from the installed distribution.
@@ -230,22 +229,6 @@ loaded["unloaded"] = host.NODE_NAME not in NodeRegistrySingleton().nodes
 loaded["errors"] = errors
 print(json.dumps(loaded))
 """
-
-
-def build_wheel(folder):
-    """The wheel of this source tree (what a release uploads), built in ``folder`` from a
-    copy of what goes into it, so that no stale build output of the tree gets in."""
-    source = folder / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "dial_visualization", source / "dial_visualization",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "wheel",
-                    "--no-deps", "-w", str(folder / "dist"), str(source)],
-                   check=True, timeout=300)
-    wheel, = (folder / "dist").glob("dial_visualization-*.whl")
-    return wheel
 
 
 @pytest.mark.timeout(600)

@@ -7,7 +7,7 @@ from PIL import Image
 from qtpy import QtCore
 
 from dial_visualization.core.context import Target
-from dial_visualization.core.inspect import LayerTree
+from dial_visualization.core.layers import LayerTree
 from dial_visualization.core.registry import HandlerConfiguration, NodeType
 from dial_visualization.core.result import Result
 from dial_visualization.qt.compat import combine

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from ..context import Context, Target
 from ..errors import Cancelled, MethodNotApplicableError
-from ..inspect import LayerTree
+from ..layers import LayerTree
 from ..registry import Parameter
 from ..result import Result, is_constant_map
 from ..tf_ops import layer_gradient_function

@@ -35,12 +35,13 @@ import tensorflow as tf
 
 from ..context import Context, Target
 from ..errors import Cancelled, MethodNotApplicableError, ParameterError
-from ..inspect import LayerTree
+from ..layers import LayerTree
 from ..models import input_shape
 from ..preprocessing import PRESETS, resolve
 from ..registry import NodeType, Parameter, algorithm
 from ..result import Result
-from ..tf_ops import class_index, forward, get_layer, objective, select, traced
+from ..tf_ops import class_index, objective, traced
+from ..walker import forward, get_layer, select
 from ._attribution import ALL_CHANNELS
 from ._image_parameterization import PARAMETERIZATIONS
 

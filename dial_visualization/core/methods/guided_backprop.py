@@ -3,7 +3,7 @@
 The input gradient, except that every ReLU passes a gradient back only where its forward
 input is positive and the incoming gradient is positive (section 3.4, figure 1).
 
-Other ReLU-like units (:func:`~dial_visualization.core.tf_ops.relu_region`) follow the same
+Other ReLU-like units (:func:`~dial_visualization.core.walker.relu_region`) follow the same
 rule, "pass only where the unit is active and the signal positive", with active meaning
 the region where the unit passes its input unchanged:
 
@@ -31,7 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..registry import NodeType, algorithm
-from ..tf_ops import input_gradient_function, relu_units
+from ..tf_ops import input_gradient_function
+from ..walker import relu_units
 from ._attribution import heatmap_result, resolve_objective
 from .activations import constant_output_warning
 from .saliency import REDUCTION

@@ -16,7 +16,7 @@ per input channel; biases alongside.
 import numpy as np
 
 from ..errors import MethodNotApplicableError
-from ..inspect import LayerNode, LayerTree
+from ..layers import LayerNode, LayerTree
 from ..registry import NodeType, Parameter, algorithm
 from ..result import Result
 

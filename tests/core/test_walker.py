@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from builders import nested_model, residual_model
-from dial_visualization.core.tf_ops import forward
+from dial_visualization.core.walker import forward
 
 
 @pytest.mark.parametrize("size", [15, 16])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from builders import multi_output_model, nested_model, residual_model, sequential_model
 
-from dial_visualization.core.inspect import LayerTree
+from dial_visualization.core.layers import LayerTree
 
 BUILDERS = {
     "sequential": sequential_model,
