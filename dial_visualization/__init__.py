@@ -23,8 +23,8 @@ _EXPORTS = {
     "available_methods": "api", "demo_paths": "core.demo", "explain": "api", "load_image": "api",
     "load_labels": "api", "load_model": "api", "PreprocessingWarning": "api",
     "Target": "core.context", "Result": "core.result",
-    "Algorithm": "core.registry", "HandlerConfiguration": "core.registry",
-    "NodeType": "core.registry", "Parameter": "core.registry", "algorithm": "core.registry",
+    "Method": "core.registry", "HandlerConfiguration": "core.registry",
+    "NodeType": "core.registry", "Parameter": "core.registry", "method": "core.registry",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_plugin", "unload_plugin"]

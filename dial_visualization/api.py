@@ -6,15 +6,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .core.context import Context
 from .core.explain import execute, request
 from .core.images import MAX_SIDE, InputImage
 from .core.images import load_image as _load_image
-from .core.labels import check_labels, load_labels
-from .core.models import class_count, load_model
+from .core.labels import load_labels
+from .core.models import load_model
 from .core.preprocessing import Preprocessing, PreprocessingWarning, compare_presets
-from .core.registry import Algorithm, HandlerConfiguration
+from .core.registry import Method, HandlerConfiguration
 from .core.result import Result
+from .core.workspace import Workspace
 
 __all__ = ["PreprocessingWarning", "available_methods", "explain", "load_image", "load_labels",
            "load_model"]
@@ -39,9 +39,9 @@ def load_image(source, model, preprocessing=None, max_side: int = MAX_SIDE) -> I
     return image
 
 
-def available_methods() -> dict[str, Algorithm]:
-    """Every registered algorithm, by id."""
-    return HandlerConfiguration.all()
+def available_methods() -> dict[str, Method]:
+    """Every registered method, by id."""
+    return HandlerConfiguration.default().all()
 
 
 def explain(model, image, method: str, *, layer: str | None = None, target: int | None = None,
@@ -57,15 +57,17 @@ def explain(model, image, method: str, *, layer: str | None = None, target: int 
     keyword is a parameter of the method, checked against its declaration. ``labels`` must
     name every class of the explained output. Everything is checked before any work starts.
     """
-    model = load_model(model)
-    checked = request(method, model, params=params, layer=layer, index=target,
-                      node_type=node_type, output_index=output_index)
+    workspace = Workspace(HandlerConfiguration.default())
+    workspace.set_model(load_model(model))
+    checked = request(method, workspace.model, params=params, layer=layer, index=target,
+                      node_type=node_type, output_index=output_index,
+                      registry=workspace.registry)
+    workspace.set_output_index(output_index)
+    workspace.set_device(device)
     source = str(labels) if isinstance(labels, (str, Path)) else ""
-    if source:
-        labels = load_labels(labels)
-    labels = check_labels(labels, class_count(model, output_index), source)
+    workspace.set_labels(load_labels(labels) if source else labels, source)
     if image is not None and not isinstance(image, InputImage):
-        image = load_image(image, model, preprocessing)
-    context = Context(model=model, image=image, output_index=output_index, labels=labels,
-                      device=device)
-    return execute(checked, context, progress, should_stop)
+        image = load_image(image, workspace.model, preprocessing)
+    workspace.set_image(image)
+    return execute(checked, workspace.context(), progress, should_stop)
+

@@ -76,14 +76,14 @@ def test_inspect_prints_every_layer_and_the_parameter_count(demo, capsys):
     assert f"total parameters: {model.count_params()}" in printed
 
 
-def test_methods_lists_every_algorithm_with_its_parameters(capsys):
+def test_methods_lists_every_method_with_its_parameters(capsys):
     assert main(["methods"]) == 0
     printed = capsys.readouterr().out
-    for algorithm in dv.available_methods().values():
-        assert algorithm.id in printed
-        if algorithm.channel_reduction:
-            assert f"map: {algorithm.channel_reduction}" in printed
-        for parameter in algorithm.parameters:
+    for method in dv.available_methods().values():
+        assert method.id in printed
+        if method.channel_reduction:
+            assert f"map: {method.channel_reduction}" in printed
+        for parameter in method.parameters:
             option = "--layer <" if parameter.kind == "layer" else f"--param {parameter.name}="
             assert option in printed
     assert "--param layer=" not in printed  # one name for a layer: --layer

@@ -1,1 +1,1 @@
-"""The Qt-free core: models, images, inspection, the algorithm registry and the algorithms."""
+"""The Qt-free core: models, images, inspection, the method registry and the methods."""

@@ -1,16 +1,46 @@
-"""What an algorithm runs on (:class:`Context`) and what it explains (:class:`Target`)."""
+"""What a method runs on (:class:`Context`) and what it explains (:class:`Target`)."""
 
 from __future__ import annotations
 
+import enum
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .registry import NodeType
+from .errors import ParameterError
 
 if TYPE_CHECKING:
     import keras
 
     from .images import InputImage
+
+
+_KEBAB_CASE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class NodeType(str, enum.Enum):
+    """The built-in node types: a layer's filters, its output, or a class score. A third
+    party's node type (with its own handler, see ``core.handlers``) is a kebab-case str."""
+
+    KERNEL = "kernel"
+    OUTPUT = "output"
+    PREDICTION = "prediction"
+
+
+def node_type_of(value) -> NodeType | str:
+    """``value`` as a :class:`NodeType`, or as the kebab-case name of a custom node type."""
+    try:
+        return NodeType(value)
+    except ValueError:
+        if isinstance(value, str) and _KEBAB_CASE.match(value):
+            return value
+        kinds = ", ".join(t.value for t in NodeType)
+        raise ParameterError(f"node_type: {value!r} is not one of {kinds}") from None
+
+
+def node_type_name(node_type) -> str:
+    """The plain name of a node type ("kernel", or a custom type's own name)."""
+    return node_type.value if isinstance(node_type, NodeType) else str(node_type)
 
 
 @dataclass(frozen=True)
@@ -27,17 +57,13 @@ class Target:
     index: int | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "node_type", NodeType(self.node_type))
+        object.__setattr__(self, "node_type", node_type_of(self.node_type))
 
     def describe(self, labels: list[str] | None = None) -> str:
-        if self.node_type is NodeType.PREDICTION:
-            if self.index is None:
-                return "top class"
-            if labels and 0 <= self.index < len(labels):
-                return f"class {self.index} ({labels[self.index]})"
-            return f"class {self.index}"
-        what = {NodeType.KERNEL: "filter", NodeType.OUTPUT: "channel"}[self.node_type]
-        return self.layer if self.index is None else f"{self.layer} {what} {self.index}"
+        """The node in words, as its handler says it (see ``core.handlers``)."""
+        from .handlers import handler_of
+
+        return handler_of(self).describe(self, labels)
 
 
 @dataclass

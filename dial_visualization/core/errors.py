@@ -30,11 +30,11 @@ class ParameterError(DialVisualizationError):
 
 
 class RegistryError(DialVisualizationError):
-    """An algorithm id is unknown, or registered twice."""
+    """A method id is unknown, or registered twice."""
 
 
 class MethodNotApplicableError(DialVisualizationError):
-    """The algorithm cannot handle this model, layer or target."""
+    """The method cannot handle this model, layer or target."""
 
 
 class Cancelled(DialVisualizationError):

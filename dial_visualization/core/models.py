@@ -1,4 +1,4 @@
-"""Loading Keras models safely, and the facts about them that every algorithm needs.
+"""Loading Keras models safely, and the facts about them that every method needs.
 
 Before Keras reads a file, it is checked here: readable, of a model format, its
 architecture description (``config.json`` in a ``.keras`` zip, the ``model_config``
@@ -205,7 +205,7 @@ def _load_error(path: Path, error: Exception, trusted: bool) -> Exception:
         return ModelLoadError(
             f"{path.name} uses a custom class {name!r} that is not available here: pass "
             f"custom_objects={{{key!r}: {name}}} to load_model, or in the app load the "
-            f".py file that defines it (File > Load algorithms…) before opening the model")
+            f".py file that defines it (File > Load methods…) before opening the model")
     if not trusted and "safe_mode=False" in text:  # Keras' own refusal, for code we missed
         return UnsafeModelError(
             f"{path.name} contains code that Keras would have to execute to load it; load it "

@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import DialVisualizationError
 from .preprocessing import PRESETS
-from .registry import NodeType
+from .handlers import handler_of
 from .session import RunRecord, Session
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -87,8 +87,9 @@ def _preprocessing(name: str) -> str:
 def _explain(number: int, run: RunRecord, output_index: int) -> str:
     """One ``dv.explain`` call; a parameter named like a keyword of ``dv.explain`` (a class
     activation map's ``layer``) is that keyword, so each name is written once."""
-    keywords = {"layer": run.layer, "target": run.index,
-                "node_type": NodeType(run.node_type).value, "output_index": output_index}
+    node = handler_of(run.target).to_dict(run.target)
+    keywords = {"layer": node["layer"], "target": node["index"], "node_type": node["node_type"],
+                "output_index": output_index}
     keywords.update({name: _literal(value) for name, value in run.params.items()})
     arguments = [repr(run.method), "labels=labels"]
     arguments += [f"{name}={value!r}" for name, value in keywords.items()]

@@ -1,52 +1,48 @@
-"""Algorithm declarations and the registry that dispatches them per node type.
+"""Method declarations and the registry of node-type handlers and methods.
 
-One declaration per algorithm (id, name, node types, parameters, paper) feeds the GUI's
+One declaration per method (id, name, node types, parameters, paper) feeds the GUI's
 forms, the CLI's ``--param`` parsing and the notebook API's keyword checks.
 
-Built-ins register with the :func:`algorithm` decorator; third parties either call
-``HandlerConfiguration.register(...)`` at run time or ship a package with an entry point in
-the group ``dial_visualization.algorithms`` whose object is an :class:`Algorithm` (or an
-iterable of them, or a callable returning one).
+Built-ins are declared with the :func:`method` decorator. A :class:`HandlerConfiguration`
+is built explicitly by whoever composes the application (the app, the command line, each
+host, each test); :meth:`HandlerConfiguration.default` is the one the notebook API and the
+command line share. Third parties add methods to a registry with
+``registry.register(...)``, or ship a package with an entry point in the group
+``dial_visualization.methods`` whose object is a :class:`Method` (or an iterable of them,
+or a callable returning one); a node type of their own comes with its
+:class:`~.handlers.NodeHandler` (``registry.add_handler``).
 """
 
 from __future__ import annotations
 
-import enum
-import functools
 import math
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Iterable, Mapping
 
+from .context import _KEBAB_CASE, NodeType, node_type_name, node_type_of
 from .errors import ParameterError, RegistryError
+from .handlers import BUILTIN_HANDLERS, NodeHandler
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "dial_visualization.algorithms"
-_ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+ENTRY_POINT_GROUP = "dial_visualization.methods"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 #: The kinds of parameter values.
 KINDS = ("int", "float", "choice", "bool", "str", "layer")
-
-
-class NodeType(str, enum.Enum):
-    """What a tree node stands for: a layer's filters, its output, or a class score."""
-
-    KERNEL = "kernel"
-    OUTPUT = "output"
-    PREDICTION = "prediction"
+__all__ = ["ENTRY_POINT_GROUP", "HandlerConfiguration", "KINDS", "Method", "NodeType",
+           "Parameter", "method"]
 
 
 @dataclass(frozen=True)
 class Parameter:
-    """One parameter of an algorithm: type ``int``, ``float``, ``choice``, ``bool``, ``str``
+    """One parameter of a method: type ``int``, ``float``, ``choice``, ``bool``, ``str``
     or ``layer``.
 
-    A ``layer`` parameter holds a layer path ("" for the algorithm's automatic choice); it
+    A ``layer`` parameter holds a layer path ("" for the method's automatic choice); it
     is always named ``layer``, the one name the API (``layer=``), the CLI (``--layer``) and
     the GUI give a layer, and ``spatial`` says that the layer's output must be a
     (batch, height, width, channels) map.
@@ -117,8 +113,8 @@ class Parameter:
 
 
 @dataclass(frozen=True)
-class Algorithm:
-    """A registered algorithm.
+class Method:
+    """A registered method.
 
     ``run(context, target, params, progress, should_stop)`` returns a
     :class:`~dial_visualization.core.result.Result`; ``progress(fraction)`` reports work
@@ -126,7 +122,7 @@ class Algorithm:
     a map over the input, how its per-channel values become one value per pixel (with the
     paper that defines it).
 
-    An algorithm that declares a ``layer`` parameter (a class activation map's layer)
+    A method that declares a ``layer`` parameter (a class activation map's layer)
     explains classes only: for kernel and output nodes the layer is the node's own.
     """
 
@@ -140,18 +136,22 @@ class Algorithm:
     channel_reduction: str = ""
 
     def __post_init__(self):
-        if not _ID_PATTERN.match(self.id):
-            raise RegistryError(f"algorithm id {self.id!r} is not kebab-case")
-        object.__setattr__(self, "node_types", frozenset(NodeType(t) for t in self.node_types))
+        if not _KEBAB_CASE.match(self.id):
+            raise RegistryError(f"method id {self.id!r} is not kebab-case")
+        try:
+            node_types = frozenset(node_type_of(t) for t in self.node_types)
+        except ParameterError as error:
+            raise RegistryError(f"method {self.id!r}: {error}") from None
+        object.__setattr__(self, "node_types", node_types)
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
-            raise RegistryError(f"algorithm {self.id!r} declares a parameter twice")
+            raise RegistryError(f"method {self.id!r} declares a parameter twice")
         if self.layer_parameter() is not None and self.node_types != {NodeType.PREDICTION}:
-            raise RegistryError(f"algorithm {self.id!r} declares a layer parameter, so it can "
+            raise RegistryError(f"method {self.id!r} declares a layer parameter, so it can "
                                 "explain prediction nodes only (other nodes have their layer)")
 
     def layer_parameter(self) -> Parameter | None:
-        """The ``layer`` parameter, if the algorithm declares one."""
+        """The ``layer`` parameter, if the method declares one."""
         return next((p for p in self.parameters if p.kind == "layer"), None)
 
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -167,113 +167,138 @@ class Algorithm:
         return {name: p.coerce(params.get(name, p.default)) for name, p in known.items()}
 
 
-def _on_default_when_called_on_class(method):
-    """Let ``HandlerConfiguration.register(...)`` act on the default registry instance."""
-
-    class _Descriptor:
-        def __get__(self, instance, owner):
-            return functools.partial(method, instance if instance is not None else owner.default())
-
-    return _Descriptor()
-
-
 class HandlerConfiguration:
-    """The registry of algorithms, keyed by id and filtered by node type."""
+    """The registry: one :class:`~.handlers.NodeHandler` per node type, and the methods,
+    keyed by id and filtered by node type."""
 
     _default: HandlerConfiguration | None = None
     _default_lock = threading.Lock()
 
-    def __init__(self):
-        self._algorithms: dict[str, Algorithm] = {}
+    def __init__(self, handlers: Iterable[NodeHandler] = BUILTIN_HANDLERS.values()):
+        self._handlers: dict[str, NodeHandler] = {}
+        self._methods: dict[str, Method] = {}
         self._lock = threading.Lock()
         self.plugin_errors: dict[str, str] = {}
+        for handler in handlers:
+            self.add_handler(handler)
+
+    @classmethod
+    def with_builtins(cls, entry_points: bool = True) -> HandlerConfiguration:
+        """A new registry with the built-in handlers and methods, and (``entry_points``)
+        the methods of installed plugins."""
+        registry = cls()
+        from . import methods
+
+        for method in methods.builtin_methods():
+            registry.register(method)
+        if entry_points:
+            registry.load_entry_points()
+        return registry
 
     @classmethod
     def default(cls) -> HandlerConfiguration:
-        """The process-wide registry, with the built-ins and entry-point plugins loaded."""
+        """The registry that the notebook API and the command line share (built on first
+        use, see :meth:`with_builtins`); the app and each host build their own."""
         with cls._default_lock:
             if cls._default is None:
-                registry = cls()
-                from . import methods
-
-                for algorithm in methods.builtin_algorithms():
-                    registry.register(algorithm)
-                registry.load_entry_points()
-                cls._default = registry
+                cls._default = cls.with_builtins()
         return cls._default
 
-    @_on_default_when_called_on_class
-    def register(self, algorithm: Algorithm | None = None, **declaration) -> Callable[[], None]:
-        """Add an algorithm; returns a function that removes it again.
-
-        Either pass an :class:`Algorithm`, or its fields as keywords (``id``, ``name``,
-        ``node_types``, ``run``, ...).
-        """
-        if algorithm is None:
-            algorithm = Algorithm(**declaration)
-        elif declaration:
-            raise RegistryError("pass an Algorithm or its fields, not both")
+    def add_handler(self, handler: NodeHandler) -> Callable[[], None]:
+        """Add the handler of a node type; returns a function that removes it again."""
+        name = node_type_name(node_type_of(handler.node_type))
         with self._lock:
-            if algorithm.id in self._algorithms:
-                raise RegistryError(f"an algorithm with id {algorithm.id!r} is already registered")
-            self._algorithms[algorithm.id] = algorithm
-        return lambda: self.unregister(algorithm.id)
+            if name in self._handlers:
+                raise RegistryError(f"node type {name!r} already has a handler")
+            self._handlers[name] = handler
+        return lambda: self._handlers.pop(name, None)
 
-    @_on_default_when_called_on_class
-    def unregister(self, algorithm_id: str) -> None:
-        with self._lock:
-            self._algorithms.pop(algorithm_id, None)
-
-    @_on_default_when_called_on_class
-    def get(self, algorithm_id: str) -> Algorithm:
+    def handler(self, node_type) -> NodeHandler:
+        """The handler of ``node_type``; an unknown node type is refused."""
+        name = node_type_name(node_type_of(node_type))
         try:
-            return self._algorithms[algorithm_id]
+            return self._handlers[name]
         except KeyError:
-            known = ", ".join(sorted(self._algorithms))
-            raise RegistryError(f"unknown method {algorithm_id!r} (known: {known})") from None
+            raise ParameterError(f"node_type: {name!r} is not one of "
+                                 f"{', '.join(self._handlers)}") from None
 
-    @_on_default_when_called_on_class
-    def all(self) -> dict[str, Algorithm]:
-        """Every algorithm by id, in registration order."""
-        return dict(self._algorithms)
+    def handlers(self) -> dict[str, NodeHandler]:
+        """Every node type's handler, by node type name."""
+        return dict(self._handlers)
 
-    @_on_default_when_called_on_class
-    def for_node_type(self, node_type: NodeType | str) -> list[Algorithm]:
-        node_type = NodeType(node_type)
-        return [a for a in self._algorithms.values() if node_type in a.node_types]
+    def register(self, method: Method | None = None, **declaration) -> Callable[[], None]:
+        """Add a method; returns a function that removes it again.
+
+        Either pass a :class:`Method`, or its fields as keywords (``id``, ``name``,
+        ``node_types``, ``run``, ...). Each of its node types needs a handler.
+        """
+        if method is None:
+            method = Method(**declaration)
+        elif declaration:
+            raise RegistryError("pass a Method or its fields, not both")
+        unknown = [node_type_name(t) for t in method.node_types
+                   if node_type_name(t) not in self._handlers]
+        if unknown:
+            raise RegistryError(f"method {method.id!r}: no handler for node type(s) "
+                                f"{', '.join(sorted(unknown))} (add_handler first)")
+        with self._lock:
+            if method.id in self._methods:
+                raise RegistryError(f"a method with id {method.id!r} is already registered")
+            self._methods[method.id] = method
+        return lambda: self.unregister(method.id)
+
+    def unregister(self, method_id: str) -> None:
+        with self._lock:
+            self._methods.pop(method_id, None)
+
+    def get(self, method_id: str) -> Method:
+        try:
+            return self._methods[method_id]
+        except KeyError:
+            known = ", ".join(sorted(self._methods))
+            raise RegistryError(f"unknown method {method_id!r} (known: {known})") from None
+
+    def all(self) -> dict[str, Method]:
+        """Every method by id, in registration order."""
+        return dict(self._methods)
+
+    def for_node_type(self, node_type) -> list[Method]:
+        """The methods that explain nodes of ``node_type``, in registration order."""
+        node_type = node_type_of(node_type)
+        return [m for m in self._methods.values() if node_type in m.node_types]
 
     def load_entry_points(self, entry_points: Iterable | None = None) -> None:
-        """Register the algorithms that installed packages declare; report and skip failures."""
+        """Register the methods that installed packages declare; report and skip failures."""
         if entry_points is None:
             entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
         for entry_point in entry_points:
             try:
-                for algorithm in _as_algorithms(entry_point.load()):
-                    self.register(algorithm)
+                for method in _as_methods(entry_point.load()):
+                    self.register(method)
             except Exception as error:  # a broken plugin must never take the app down
                 message = f"{type(error).__name__}: {error}"
                 self.plugin_errors[entry_point.name] = message
-                log.warning("algorithm plugin %r skipped: %s", entry_point.name, message)
+                log.warning("method plugin %r skipped: %s", entry_point.name, message)
 
 
-def _as_algorithms(loaded: Any) -> list[Algorithm]:
-    if isinstance(loaded, Algorithm):
+def _as_methods(loaded: Any) -> list[Method]:
+    if isinstance(loaded, Method):
         return [loaded]
     if callable(loaded):
-        return _as_algorithms(loaded())
-    algorithms = list(loaded)
-    if not all(isinstance(a, Algorithm) for a in algorithms):
-        raise RegistryError("an entry point must give an Algorithm or a list of them")
-    return algorithms
+        return _as_methods(loaded())
+    methods = list(loaded)
+    if not all(isinstance(a, Method) for a in methods):
+        raise RegistryError("an entry point must give a Method or a list of them")
+    return methods
 
 
-def algorithm(*, id: str, name: str, node_types: Iterable, description: str = "",
+def method(*, id: str, name: str, node_types: Iterable, description: str = "",
               reference: str = "", parameters: Iterable[Parameter] = (),
               channel_reduction: str = ""):
-    """Decorator turning a run function into an :class:`Algorithm` (registered by ``methods``)."""
+    """Decorator turning a run function into an :class:`Method` (registered by ``methods``)."""
 
-    def wrap(run: Callable) -> Algorithm:
-        return Algorithm(id=id, name=name, node_types=frozenset(node_types), run=run,
+    def wrap(run: Callable) -> Method:
+        return Method(id=id, name=name, node_types=frozenset(node_types), run=run,
                          description=description, reference=reference,
                          parameters=tuple(parameters), channel_reduction=channel_reduction)
 

@@ -1,4 +1,4 @@
-"""The result of one algorithm run: raw arrays plus what is needed to show them.
+"""The result of one method run: raw arrays plus what is needed to show them.
 
 A heatmap whose values are all equal (a Grad-CAM map of a 1x1 layer, an all-zero gradient)
 locates nothing: :attr:`Result.is_constant` says so, its ``warnings`` say why in plain
@@ -52,10 +52,12 @@ class Result:
     plain-language lines about what the result does not show.
     """
 
-    method: str
-    title: str
-    kind: str
-    data: np.ndarray
+    #: The method's id and the title, both stamped by ``core.explain.execute`` from the
+    #: method's declaration: a method gives at most what its title says after its name.
+    method: str = ""
+    title: str = ""
+    kind: str = "heatmap"
+    data: np.ndarray = None
     params: dict[str, Any] = field(default_factory=dict)
     target: Target | None = None
     background: np.ndarray | None = None
@@ -68,6 +70,8 @@ class Result:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown result kind {self.kind!r}")
+        if self.data is None:
+            raise ValueError("a result needs its data")
         self.data = np.asarray(self.data, dtype=np.float32)
         if self.frames is not None:
             self.frames = np.asarray(self.frames, dtype=np.float32)

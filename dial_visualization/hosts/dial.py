@@ -17,7 +17,8 @@ with ``register_node(name, factory)`` / ``unregister_node(name)``;
 ``dial_core.notebook.NodeCells`` (``_body_cells()``, ``_instantiation_cells()``,
 ``_input_variables_cells()``) and ``dial_core.notebook.NodeCellsRegistrySingleton()`` with
 ``register_transformer(node_class, cells_class)`` / ``unregister_transformer(node_class)``;
-dependency-injector factories; ``pkg_resources`` as Dial reads plugin metadata with it.
+dependency-injector factories (the ``[dial]`` extra; Dial depends on it too);
+``pkg_resources`` as Dial reads plugin metadata with it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import os
 import sys
 from typing import Callable
 
-from ..core.context import Target
 from ..core.errors import DialVisualizationError
 from ..core.labels import load_labels
 from ..core.notebook import notebook_cells
@@ -135,8 +135,7 @@ def _restore_canvas(widget, session: Session) -> None:
     if not session.model_path:  # the model comes through the "Model" port: nothing to redo
         return
     for run in session.runs:
-        widget.run_algorithm(run.method, Target(run.node_type, run.layer, run.index),
-                             dict(run.params))
+        widget.run_record(run, remembered=False)
 
 
 def _plugin_classes() -> tuple[type, type]:

@@ -37,7 +37,8 @@ from ..core.errors import DialVisualizationError  # noqa: E402
 from ..core.labels import load_labels  # noqa: E402
 from ..core.models import load_model  # noqa: E402
 from ..core.preprocessing import PRESETS, resolve  # noqa: E402
-from ..qt.widget import ConvVisualizationWidget, pixmap_from_array  # noqa: E402
+from ..qt.pixmaps import pixmap_from_array  # noqa: E402
+from ..qt.widget import ConvVisualizationWidget  # noqa: E402
 
 if Qt.__binding__ != qtpy.API_NAME:
     raise ImportError(f"NodeGraphQt uses {Qt.__binding__} but dial-visualization uses "

@@ -19,15 +19,16 @@ WINDOW_SIZE = (1400, 900)
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """The widget, with a File menu."""
+    """The widget (over its workspace, with ``registry``: by default the shared one), with a
+    File menu."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, registry=None):
         super().__init__(parent)
         from .widget import ConvVisualizationWidget
 
         self.setWindowTitle("dial-visualization")
-        self.loaded_algorithms = []
-        self.widget = ConvVisualizationWidget(self)
+        self.loaded_methods = []
+        self.widget = ConvVisualizationWidget(self, registry)
         self.setCentralWidget(self.widget)
         self.resize(*WINDOW_SIZE)
         self._build_menu()
@@ -48,11 +49,11 @@ class MainWindow(QtWidgets.QMainWindow):
             file_menu, "&Export canvas…", self.widget.export_canvas_dialog, keys.Save, "Ctrl+S")
         self.export_notebook_action = self._action(
             file_menu, "Export canvas as &notebook…", self.export_notebook, "Ctrl+Shift+S")
-        self.load_algorithms_action = self._action(
-            file_menu, "Load &algorithms…", self.load_algorithms, None)
-        self.unload_algorithms_action = self._action(
-            file_menu, "&Unload loaded algorithms", self.unload_algorithms, None)
-        self.unload_algorithms_action.setEnabled(False)
+        self.load_methods_action = self._action(
+            file_menu, "Load &methods…", self.load_methods, None)
+        self.unload_methods_action = self._action(
+            file_menu, "&Unload loaded methods", self.unload_methods, None)
+        self.unload_methods_action.setEnabled(False)
         file_menu.addSeparator()
         self.quit_action = self._action(file_menu, "&Quit", self.close, keys.Quit, "Ctrl+Q")
 
@@ -70,12 +71,12 @@ class MainWindow(QtWidgets.QMainWindow):
         name = "" if model is None else f" — {model.name}"
         self.setWindowTitle(f"dial-visualization{name}")
 
-    def load_algorithms(self) -> None:
-        """Ask for a ``.py`` file, warn that its code will run, then load its algorithms."""
-        from .widget import yes_no_buttons
+    def load_methods(self) -> None:
+        """Ask for a ``.py`` file, warn that its code will run, then load its methods."""
+        from .compat import yes_no_buttons
 
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Load algorithms", "", "Python files (*.py)")
+            self, "Load methods", "", "Python files (*.py)")
         if not path:
             return
         buttons = QtWidgets.QMessageBox.StandardButton
@@ -84,33 +85,33 @@ class MainWindow(QtWidgets.QMainWindow):
             f"Loading {Path(path).name} runs the Python code in it, with your permissions.\n"
             "Load it only if you trust it.", yes_no_buttons(), buttons.No)
         if answer == buttons.Yes:
-            self.load_algorithms_from(path)
+            self.load_methods_from(path)
 
-    def load_algorithms_from(self, path) -> list:
-        """Register the algorithms of a ``.py`` file: they appear in the node menus at once."""
-        from ..core.user_algorithms import load_algorithms_file
+    def load_methods_from(self, path) -> list:
+        """Register the methods of a ``.py`` file: they appear in the node menus at once."""
+        from ..core.user_methods import load_methods_file
 
         try:
-            algorithms = load_algorithms_file(path)
+            methods = load_methods_file(path, self.widget.registry)
         except Exception as error:  # any error in the user's file is reported, not raised
-            self.widget.report_error(f"{Path(path).name}: {error}", "Cannot load algorithms")
+            self.widget.report_error(f"{Path(path).name}: {error}", "Cannot load methods")
             return []
-        self.loaded_algorithms += algorithms
-        self.unload_algorithms_action.setEnabled(True)
-        names = ", ".join(a.name for a in algorithms)
-        self.widget.log_message(f"algorithms loaded from {Path(path).name}: {names}")
-        self.statusBar().showMessage(f"loaded {len(algorithms)} algorithm(s)", 5000)
-        return algorithms
+        self.loaded_methods += methods
+        self.unload_methods_action.setEnabled(True)
+        names = ", ".join(a.name for a in methods)
+        self.widget.log_message(f"methods loaded from {Path(path).name}: {names}")
+        self.statusBar().showMessage(f"loaded {len(methods)} method(s)", 5000)
+        return methods
 
-    def unload_algorithms(self) -> None:
-        """Remove every algorithm loaded from files (tiles already made stay)."""
-        from ..core.user_algorithms import unload_algorithms
+    def unload_methods(self) -> None:
+        """Remove every method loaded from files (tiles already made stay)."""
+        from ..core.user_methods import unload_methods
 
-        unload_algorithms(self.loaded_algorithms)
-        names = ", ".join(a.name for a in self.loaded_algorithms)
-        self.loaded_algorithms = []
-        self.unload_algorithms_action.setEnabled(False)
-        self.widget.log_message(f"algorithms unloaded: {names}")
+        unload_methods(self.loaded_methods, self.widget.registry)
+        names = ", ".join(a.name for a in self.loaded_methods)
+        self.loaded_methods = []
+        self.unload_methods_action.setEnabled(False)
+        self.widget.log_message(f"methods unloaded: {names}")
 
     def export_notebook(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
@@ -174,34 +175,29 @@ def _preload(window: MainWindow, options) -> bool:
     return ok
 
 
-def _run_for_screenshot(widget, method: str) -> bool:
-    """Run ``method`` on the top prediction (or the last spatial layer) and wait for it."""
-    from ..core.context import Target
-    from ..core.layers import LayerTree
-    from ..core.registry import HandlerConfiguration, NodeType
+def _run_for_screenshot(widget, method_id: str) -> bool:
+    """Run ``method_id`` on its default node (the top prediction, else the last spatial
+    layer's output, else the first layer with a kernel) and wait for it."""
+    from ..core.context import NodeType
 
     widget.wait_until_idle()
     try:
-        algorithm = HandlerConfiguration.default().get(method)
+        method = widget.registry.get(method_id)
     except Exception as error:
         widget.report_error(str(error))
         return False
     if widget.model is None:
         return False
-    if NodeType.PREDICTION in algorithm.node_types:
-        target = Target(NodeType.PREDICTION)
-    else:
-        tree = LayerTree(widget.model)
-        node = tree.last_spatial()
-        kind = NodeType.OUTPUT if NodeType.OUTPUT in algorithm.node_types else NodeType.KERNEL
-        if kind is NodeType.KERNEL:
-            node = next((n for n in tree.walk() if n.has_kernel), None)
-        if node is None:
-            return False
-        target = Target(kind, node.path)
+    order = [NodeType.PREDICTION, NodeType.OUTPUT, NodeType.KERNEL]
+    node_types = sorted(method.node_types, key=lambda t: order.index(t) if t in order else 3)
+    handler = widget.registry.handler(node_types[0])
+    target = handler.default_node(widget.workspace.tree)
+    if target is None:
+        widget.report_error(f"{method.name}: the model has no {handler.node_type} node to run on")
+        return False
     failures = []
     widget.run_failed.connect(failures.append)
-    if widget.run_algorithm(method, target) is None:
+    if widget.run_method(method_id, target) is None:
         return False
     widget.wait_until_idle(timeout_s=600)
     return not failures
@@ -215,7 +211,9 @@ def main(argv=None) -> int:
     if options.screenshot and not QtWidgets.QApplication.instance():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    window = MainWindow()
+    from ..core.registry import HandlerConfiguration
+
+    window = MainWindow(registry=HandlerConfiguration.with_builtins())  # the app's own
     if options.screenshot:  # no one to read a message box: errors go to stderr
         window.widget.show_dialogs = False
         window.widget.error_reported.connect(lambda message: print(f"error: {message}",

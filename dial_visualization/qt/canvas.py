@@ -296,7 +296,7 @@ class ResultTile(QtWidgets.QFrame):
 class CanvasWidget(QtWidgets.QWidget):
     """Drop tree nodes here: tiles in a grid of ``columns`` columns, in the order added."""
 
-    #: [(Target, algorithm id or None), ...] dropped from the layer tree.
+    #: [(Target, method id or None), ...] dropped from the layer tree.
     nodes_dropped = QtCore.Signal(list)
     #: [path, ...] of files dropped from outside (models, images, labels).
     files_dropped = QtCore.Signal(list)
@@ -315,7 +315,7 @@ class CanvasWidget(QtWidgets.QWidget):
         container_layout.setContentsMargins(4, 4, 4, 4)
         self._hint = QtWidgets.QLabel(
             "Drag nodes from the layer tree here (or double-click a node, or select nodes "
-            "and press Enter) to run the chosen algorithm.")
+            "and press Enter) to run the chosen method.")
         self._hint.setWordWrap(True)
         self._hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self._hint.setEnabled(False)

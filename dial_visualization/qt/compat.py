@@ -18,3 +18,11 @@ def combine(flags_class, *values):
     if PYSIDE2:
         return flags_class(functools.reduce(operator.or_, (int(v) for v in values), 0))
     return functools.reduce(operator.or_, values)
+
+
+def yes_no_buttons():
+    """The Yes and No buttons of a question box."""
+    from qtpy import QtWidgets
+
+    buttons = QtWidgets.QMessageBox.StandardButton
+    return combine(getattr(QtWidgets.QMessageBox, "StandardButtons", None), buttons.Yes, buttons.No)

@@ -7,14 +7,14 @@ from qtpy import QtCore, QtWidgets
 from .layer_models import EditRole
 
 
-class AlgorithmDelegate(QtWidgets.QStyledItemDelegate):
-    """A combo box of the algorithms the registry lists for the node's type."""
+class MethodDelegate(QtWidgets.QStyledItemDelegate):
+    """A combo box of the methods the registry lists for the node's type."""
 
     def createEditor(self, parent, option, index):
         combo = QtWidgets.QComboBox(parent)
-        for algorithm in index.model().algorithms(index):
-            combo.addItem(algorithm.name, algorithm.id)
-            combo.setItemData(combo.count() - 1, algorithm.description,
+        for method in index.model().methods(index):
+            combo.addItem(method.name, method.id)
+            combo.setItemData(combo.count() - 1, method.description,
                               QtCore.Qt.ItemDataRole.ToolTipRole)
         combo.currentIndexChanged.connect(lambda _: self.commitData.emit(combo))
         return combo

@@ -15,11 +15,13 @@ import numpy as np
 from qtpy import PYSIDE2, QtCore
 
 from ..core.context import Target
+from ..core.errors import DialVisualizationError
 from ..core.layers import LayerNode, LayerTree
 from ..core.registry import HandlerConfiguration, NodeType
+from ..core.session import RunRecord
 from .compat import combine
 
-#: The MIME type of dragged tree nodes: a JSON list of {node_type, layer, index, algorithm}.
+#: The MIME type of dragged tree nodes: a JSON list of {node_type, layer, index, method}.
 NODES_MIME_TYPE = "application/x-dial-visualization-nodes"
 #: How many lazy children one ``fetchMore`` adds.
 FETCH_CHUNK = 256
@@ -91,7 +93,7 @@ class TreeItem:
         self.total = total  # children when all are fetched (lazy groups)
         self.tooltip = tooltip
         self.children: list[TreeItem] = []
-        self.algorithm_id: str | None = None
+        self.method_id: str | None = None
         self.row = 0
 
     @property
@@ -108,15 +110,15 @@ class TreeItem:
 
 
 class LayerTreeModel(QtCore.QAbstractItemModel):
-    """The layer tree: column 0 the node, column 1 its chosen algorithm (editable)."""
+    """The layer tree: column 0 the node, column 1 its chosen method (editable)."""
 
-    HEADERS = ("Node", "Algorithm")
+    HEADERS = ("Node", "Method")
 
     def __init__(self, tree: LayerTree | None = None, class_count: int = 0,
                  labels: list[str] | None = None, registry: HandlerConfiguration | None = None,
                  parent=None):
         super().__init__(parent)
-        self._registry = registry
+        self._registry = registry or HandlerConfiguration.default()  # a test's own tree
         self._labels = list(labels) if labels else None
         self._scores: np.ndarray | None = None
         self._ranking: list[int] | None = None  # class indices, best first
@@ -209,21 +211,20 @@ class LayerTreeModel(QtCore.QAbstractItemModel):
         whole = item.kind in ("kernel", "output", "prediction")
         return Target(item.node_type, item.layer, None if whole else item.index)
 
-    def algorithms(self, index: QtCore.QModelIndex) -> list:
-        """The registered algorithms this node offers (queried live: later plugins appear)."""
+    def methods(self, index: QtCore.QModelIndex) -> list:
+        """The registered methods this node offers (queried live: later plugins appear)."""
         node_type = self.item(index).node_type
         if node_type is None:
             return []
-        registry = self._registry or HandlerConfiguration.default()
-        return registry.for_node_type(node_type)
+        return self._registry.for_node_type(node_type)
 
-    def algorithm_id(self, index: QtCore.QModelIndex) -> str | None:
-        """The chosen algorithm: the node's own, else its group's, else the first offered."""
-        offered = [a.id for a in self.algorithms(index)]
+    def method_id(self, index: QtCore.QModelIndex) -> str | None:
+        """The chosen method: the node's own, else its group's, else the first offered."""
+        offered = [a.id for a in self.methods(index)]
         item = self.item(index)
         while item is not None and item.kind != "root":
-            if item.algorithm_id in offered:
-                return item.algorithm_id
+            if item.method_id in offered:
+                return item.method_id
             item = item.parent
         return offered[0] if offered else None
 
@@ -323,22 +324,22 @@ class LayerTreeModel(QtCore.QAbstractItemModel):
             return None
         if item.node_type is None:
             return None
-        algorithm_id = self.algorithm_id(index)
+        method_id = self.method_id(index)
         if role == EditRole:
-            return algorithm_id
-        algorithm = next((a for a in self.algorithms(index) if a.id == algorithm_id), None)
+            return method_id
+        method = next((a for a in self.methods(index) if a.id == method_id), None)
         if role == DisplayRole:
-            return algorithm.name if algorithm else ""
-        if role == ToolTipRole and algorithm:
-            return f"{algorithm.name}: {algorithm.description}".strip(": ")
+            return method.name if method else ""
+        if role == ToolTipRole and method:
+            return f"{method.name}: {method.description}".strip(": ")
         return None
 
     def setData(self, index, value, role=EditRole):
         if not index.isValid() or index.column() != 1 or role != EditRole:
             return False
-        if value not in [a.id for a in self.algorithms(index)]:
+        if value not in [a.id for a in self.methods(index)]:
             return False
-        self.item(index).algorithm_id = value
+        self.item(index).method_id = value
         self.dataChanged.emit(index, index)
         return True
 
@@ -375,21 +376,19 @@ class LayerTreeModel(QtCore.QAbstractItemModel):
             if target is None or id(item) in seen:
                 continue
             seen.add(id(item))
-            nodes.append({"node_type": target.node_type.value, "layer": target.layer,
-                          "index": target.index, "algorithm": self.algorithm_id(index)})
+            nodes.append(RunRecord(self.method_id(index), target).to_dict())
         mime = QtCore.QMimeData()
         mime.setData(NODES_MIME_TYPE, QtCore.QByteArray(json.dumps(nodes).encode("utf-8")))
         return mime
 
 
 def nodes_from_mime(mime: QtCore.QMimeData) -> list[tuple[Target, str | None]]:
-    """(target, algorithm id) for each node in mime data made by :meth:`LayerTreeModel.mimeData`."""
+    """(target, method id) for each node in mime data made by :meth:`LayerTreeModel.mimeData`."""
     if mime is None or not mime.hasFormat(NODES_MIME_TYPE):
         return []
     raw = bytes(mime.data(NODES_MIME_TYPE).data())
     try:
-        nodes = json.loads(raw.decode("utf-8"))
-        return [(Target(n["node_type"], n.get("layer"), n.get("index")), n.get("algorithm"))
-                for n in nodes]
-    except (ValueError, KeyError, TypeError):
+        records = [RunRecord.from_dict(node) for node in json.loads(raw.decode("utf-8"))]
+    except (ValueError, TypeError, DialVisualizationError):
         return []
+    return [(record.target, record.method) for record in records]

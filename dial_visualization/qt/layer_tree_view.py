@@ -5,7 +5,7 @@ from __future__ import annotations
 from qtpy import QtCore, QtWidgets
 
 from .compat import combine
-from .delegates import AlgorithmDelegate
+from .delegates import MethodDelegate
 
 Key = QtCore.Qt.Key
 
@@ -28,7 +28,7 @@ class LayerTreeView(QtWidgets.QTreeView):
         triggers = QtWidgets.QAbstractItemView.EditTrigger
         self.setEditTriggers(combine(getattr(QtWidgets.QAbstractItemView, "EditTriggers", None),
                                      triggers.SelectedClicked, triggers.EditKeyPressed))
-        self.delegate = AlgorithmDelegate(self)
+        self.delegate = MethodDelegate(self)
         self.setItemDelegateForColumn(1, self.delegate)
         self.doubleClicked.connect(lambda index: self._request([index.siblingAtColumn(0)]))
 

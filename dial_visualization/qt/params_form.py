@@ -1,4 +1,5 @@
-"""A form generated from an algorithm's ``parameters`` declaration, remembered per algorithm.
+"""A form generated from a method's ``parameters`` declaration, its values remembered per method
+(in the workspace's memory, which forgets them when the model changes).
 
 int and float become spin boxes with the declared range, choices a combo box, bools a check
 box and strings a line edit; each parameter's help is its tooltip. Values are checked with
@@ -12,7 +13,8 @@ from typing import Any
 from qtpy import QtCore, QtWidgets
 
 from ..core.errors import ParameterError
-from ..core.registry import Algorithm, Parameter
+from ..core.registry import Method, Parameter
+from ..core.workspace import ParameterMemory
 
 _INT_LIMIT = 2**31 - 1
 _FLOAT_LIMIT = 1e12
@@ -40,43 +42,48 @@ def _describe(parameter: Parameter) -> str:
 
 
 class ParamsForm(QtWidgets.QWidget):
-    """Editors for one algorithm's parameters; the values of every algorithm are remembered."""
+    """Editors for one method's parameters; the values of every method are remembered."""
 
-    #: (algorithm id, checked values) whenever the shown values change.
+    #: (method id, checked values) whenever the shown values change.
     values_changed = QtCore.Signal(str, dict)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._algorithm: Algorithm | None = None
+        self._method: Method | None = None
         self._editors: dict[str, QtWidgets.QWidget] = {}
-        self._remembered: dict[str, dict[str, Any]] = {}
+        self._memory = ParameterMemory()
         self._layout = QtWidgets.QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(
             QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self._show_message("Select a node to see its algorithm's parameters.")
+        self._show_message("Select a node to see its method's parameters.")
 
     # ------------------------------------------------------------------ public
 
-    def algorithm(self) -> Algorithm | None:
-        return self._algorithm
+    def method(self) -> Method | None:
+        return self._method
+
+    def set_memory(self, memory: ParameterMemory) -> None:
+        """Remember values in ``memory`` (the workspace's, which forgets them with the model)."""
+        self._memory = memory
+        self.set_method(self._method)
 
     def editor(self, name: str) -> QtWidgets.QWidget:
         return self._editors[name]
 
-    def set_algorithm(self, algorithm: Algorithm | None) -> None:
-        """Show ``algorithm``'s parameters, filled with its remembered values."""
-        self._algorithm = algorithm
+    def set_method(self, method: Method | None) -> None:
+        """Show ``method``'s parameters, filled with its remembered values."""
+        self._method = method
         self._clear()
         self._editors = {}
-        if algorithm is None:
-            self._show_message("Select a node to see its algorithm's parameters.")
+        if method is None:
+            self._show_message("Select a node to see its method's parameters.")
             return
-        if not algorithm.parameters:
-            self._show_message(f"{algorithm.name} has no parameters.")
+        if not method.parameters:
+            self._show_message(f"{method.name} has no parameters.")
             return
-        values = self.remembered(algorithm)
-        for parameter in algorithm.parameters:
+        values = self.remembered(method)
+        for parameter in method.parameters:
             editor = self._make_editor(parameter)
             editor.setToolTip(_describe(parameter))
             self._editors[parameter.name] = editor
@@ -85,30 +92,29 @@ class ParamsForm(QtWidgets.QWidget):
             self._layout.addRow(label, editor)
         self._fill(values)
 
-    def remembered(self, algorithm: Algorithm) -> dict[str, Any]:
-        """The values last used for ``algorithm`` (its defaults at first), all checked."""
-        return algorithm.resolve_params(self._remembered.get(algorithm.id))
+    def remembered(self, method: Method) -> dict[str, Any]:
+        """The values last used for ``method`` (its defaults at first), all checked."""
+        return self._memory.remembered(method)
 
-    def remember(self, algorithm: Algorithm, values: dict[str, Any]) -> dict[str, Any]:
+    def remember(self, method: Method, values: dict[str, Any]) -> dict[str, Any]:
         """Check ``values`` (raising ParameterError if one is invalid) and keep them."""
-        resolved = algorithm.resolve_params({**self._remembered.get(algorithm.id, {}), **values})
-        self._remembered[algorithm.id] = resolved
-        if self._algorithm is not None and self._algorithm.id == algorithm.id:
+        resolved = self._memory.remember(method, values)
+        if self._method is not None and self._method.id == method.id:
             self._fill(resolved)
         return resolved
 
     def values(self) -> dict[str, Any]:
         """The editors' values, checked against the declaration."""
-        if self._algorithm is None:
+        if self._method is None:
             return {}
-        read = {p.name: self._read(p) for p in self._algorithm.parameters}
-        return self._algorithm.resolve_params(read)
+        read = {p.name: self._read(p) for p in self._method.parameters}
+        return self._method.resolve_params(read)
 
     def set_values(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Put ``values`` into the editors of the shown algorithm (refused if invalid)."""
-        if self._algorithm is None:
-            raise ValueError("no algorithm is shown")
-        return self.remember(self._algorithm, values)
+        """Put ``values`` into the editors of the shown method (refused if invalid)."""
+        if self._method is None:
+            raise ValueError("no method is shown")
+        return self.remember(self._method, values)
 
     # ------------------------------------------------------------------ editors
 
@@ -154,7 +160,7 @@ class ParamsForm(QtWidgets.QWidget):
         return editor.text()
 
     def _fill(self, values: dict[str, Any]) -> None:
-        for parameter in self._algorithm.parameters if self._algorithm else ():
+        for parameter in self._method.parameters if self._method else ():
             editor = self._editors.get(parameter.name)
             if editor is None:
                 continue
@@ -173,15 +179,15 @@ class ParamsForm(QtWidgets.QWidget):
             editor.blockSignals(False)
 
     def _edited(self, *_):
-        algorithm = self._algorithm
-        if algorithm is None:
+        method = self._method
+        if method is None:
             return
         try:
             values = self.values()
         except ParameterError:  # the editors' ranges make this rare; keep the last good values
             return
-        self._remembered[algorithm.id] = values
-        self.values_changed.emit(algorithm.id, values)
+        self._memory.remember(method, values)
+        self.values_changed.emit(method.id, values)
 
     # ------------------------------------------------------------------ layout
 

@@ -3,7 +3,7 @@
 A :class:`Job` runs on the worker and reports through Qt signals (queued to the GUI
 thread): ``started``, ``progress(float)``, then exactly one of ``finished(outcome)``,
 ``failed(str)`` or ``cancelled()``, then ``ended``. ``cancel()`` sets the flag that the
-work's ``should_stop`` returns; an algorithm raises ``core.errors.Cancelled`` at its next
+work's ``should_stop`` returns; a method raises ``core.errors.Cancelled`` at its next
 batch. A :class:`RunJob` executes a checked run request (its outcome is a ``Result``), a
 :class:`TaskJob` any function of ``(progress, should_stop)``.
 """
@@ -90,7 +90,7 @@ class Job(QtCore.QObject):
             self._end("cancelled")
         except DialVisualizationError as error:
             self._end("failed", str(error))
-        except Exception as error:  # a third-party algorithm must not take the app down
+        except Exception as error:  # a third-party method must not take the app down
             self._end("failed", f"{self.name} failed: {type(error).__name__}: {error}")
         else:
             if self._stop.is_set():  # asked to stop while an uninterruptible step ran
@@ -117,22 +117,21 @@ class Job(QtCore.QObject):
 
 
 class RunJob(Job):
-    """One checked algorithm run (:class:`~dial_visualization.core.explain.RunRequest`)."""
+    """One checked method run (:class:`~dial_visualization.core.explain.RunRequest`)."""
 
     def __init__(self, request: RunRequest, context: Context, *, description: str = "",
                  parent=None):
-        super().__init__(description or f"{request.algorithm.name}: "
-                         f"{request.target.describe(context.labels)}", parent)
+        super().__init__(description or request.describe(context.labels), parent)
         self.request = request
         self.context = context
 
     @property
-    def algorithm_id(self) -> str:
-        return self.request.algorithm.id
+    def method_id(self) -> str:
+        return self.request.method.id
 
     @property
     def name(self) -> str:
-        return self.algorithm_id
+        return self.method_id
 
     @property
     def target(self) -> Target:

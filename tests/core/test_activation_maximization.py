@@ -41,9 +41,9 @@ def channel_means(model, layer, images):
 
 
 def test_registered_for_outputs_and_predictions():
-    algorithm = HandlerConfiguration.default().get(METHOD)
-    assert algorithm.node_types == {NodeType.OUTPUT, NodeType.PREDICTION}
-    assert algorithm.resolve_params()["parameterization"] == "fourier"
+    method = HandlerConfiguration.default().get(METHOD)
+    assert method.node_types == {NodeType.OUTPUT, NodeType.PREDICTION}
+    assert method.resolve_params()["parameterization"] == "fourier"
 
 
 @pytest.mark.parametrize("parameterization, learning_rate", [("pixel", 0.05), ("fourier", 0.2)])

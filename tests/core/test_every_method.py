@@ -1,7 +1,7 @@
-"""Every registered algorithm on every kind of model and node: it runs, gives finite raw
+"""Every registered method on every kind of model and node: it runs, gives finite raw
 arrays of the documented shape, and reports progress monotonically up to 1.0.
 
-To cover a new algorithm, register it: this table picks it up (give it fast
+To cover a new method, register it: this table picks it up (give it fast
 parameters in FAST_PARAMS if its defaults are slow)."""
 
 import numpy as np
@@ -44,21 +44,21 @@ def _targets(context, node_type):
     return [Target(node_type, layers[-1].path), Target(node_type, layers[-1].path, 0)]
 
 
-CASES = [(algorithm.id, node_type, model_name)
-         for algorithm in HandlerConfiguration.default().all().values()
-         for node_type in sorted(algorithm.node_types, key=lambda t: t.value)
+CASES = [(method.id, node_type, model_name)
+         for method in HandlerConfiguration.default().all().values()
+         for node_type in sorted(method.node_types, key=lambda t: t.value)
          for model_name in MODELS]
 
 
-@pytest.mark.parametrize("algorithm_id, node_type, model_name", CASES)
-def test_every_method_runs_on_every_model(algorithm_id, node_type, model_name):
+@pytest.mark.parametrize("method_id, node_type, model_name", CASES)
+def test_every_method_runs_on_every_model(method_id, node_type, model_name):
     context = _context(model_name)
     height, width = context.image.resized.shape[:2]
     for target in _targets(context, node_type):
         reported = []
-        result = run(algorithm_id, context, target, FAST_PARAMS.get(algorithm_id),
+        result = run(method_id, context, target, FAST_PARAMS.get(method_id),
                      progress=reported.append)
-        assert np.all(np.isfinite(result.data)), (algorithm_id, target)
+        assert np.all(np.isfinite(result.data)), (method_id, target)
         assert reported and reported[-1] == 1.0
         assert reported == sorted(reported)
         if result.kind == "heatmap":

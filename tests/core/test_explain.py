@@ -12,7 +12,7 @@ from builders import random_pixels, sequential_model
 from dial_visualization.core.errors import (LabelsError, MethodNotApplicableError,
                                             ParameterError, RegistryError)
 from dial_visualization.core.explain import request
-from dial_visualization.core.registry import Algorithm, NodeType, Parameter
+from dial_visualization.core.registry import Method, NodeType, Parameter
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_a_layer_parameter_is_named_layer_and_belongs_to_class_explanations():
     with pytest.raises(RegistryError, match="of kind 'layer'"):
         Parameter("layer", "str", "")
     with pytest.raises(RegistryError, match="prediction nodes only"):
-        Algorithm(id="odd", name="Odd", node_types={NodeType.OUTPUT}, run=run,
+        Method(id="odd", name="Odd", node_types={NodeType.OUTPUT}, run=run,
                   parameters=(Parameter("layer", "layer", ""),))
     layer = Parameter("layer", "layer", "", spatial=True)
     assert layer.coerce(None) == "" and layer.coerce(" conv1 ") == "conv1"

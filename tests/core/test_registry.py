@@ -1,4 +1,4 @@
-"""The algorithm registry: declaration, registration, parameters and entry-point plugins."""
+"""The method registry: declaration, registration, parameters and entry-point plugins."""
 
 import sys
 import textwrap
@@ -7,28 +7,28 @@ import pytest
 
 from dial_visualization.core.errors import ParameterError, RegistryError
 from dial_visualization.core.registry import (
-    ENTRY_POINT_GROUP, Algorithm, HandlerConfiguration, NodeType, Parameter, algorithm)
+    ENTRY_POINT_GROUP, Method, HandlerConfiguration, NodeType, Parameter, method)
 
 
 def _run(context, target, params, progress, should_stop):
     return params
 
 
-def _algorithm(algorithm_id="demo-method", node_types=(NodeType.OUTPUT,), parameters=()):
-    return Algorithm(id=algorithm_id, name="Demo", node_types=frozenset(node_types), run=_run,
+def _method(method_id="demo-method", node_types=(NodeType.OUTPUT,), parameters=()):
+    return Method(id=method_id, name="Demo", node_types=frozenset(node_types), run=_run,
                      parameters=tuple(parameters))
 
 
 # --------------------------------------------------------------------------- declaration
 
-def test_decorator_declares_an_algorithm():
-    @algorithm(id="edge-map", name="Edge map", node_types={"output", NodeType.PREDICTION},
+def test_decorator_declares_an_method():
+    @method(id="edge-map", name="Edge map", node_types={"output", NodeType.PREDICTION},
                description="edges", reference="Someone 2024",
                parameters=(Parameter("sigma", "float", 1.0, "blur", 0.0, 5.0),))
     def edge_map(context, target, params, progress, should_stop):
         return "ran"
 
-    assert isinstance(edge_map, Algorithm)
+    assert isinstance(edge_map, Method)
     assert edge_map.id == "edge-map" and edge_map.name == "Edge map"
     assert edge_map.node_types == frozenset({NodeType.OUTPUT, NodeType.PREDICTION})
     assert edge_map.description == "edges" and edge_map.reference == "Someone 2024"
@@ -51,12 +51,12 @@ def test_builtin_decorated_methods_are_in_the_default_registry():
 @pytest.mark.parametrize("bad_id", ["Demo", "demo_method", "demo method", "-demo", ""])
 def test_ids_must_be_kebab_case(bad_id):
     with pytest.raises(RegistryError, match="kebab-case"):
-        _algorithm(bad_id)
+        _method(bad_id)
 
 
 def test_a_parameter_declared_twice_is_refused():
     with pytest.raises(RegistryError, match="twice"):
-        _algorithm(parameters=(Parameter("k", "int", 1), Parameter("k", "int", 2)))
+        _method(parameters=(Parameter("k", "int", 1), Parameter("k", "int", 2)))
 
 
 def test_bad_parameter_declarations():
@@ -67,8 +67,10 @@ def test_bad_parameter_declarations():
 
 
 def test_unknown_node_type_is_refused():
-    with pytest.raises(ValueError):
-        _algorithm(node_types=("layer",))
+    with pytest.raises(RegistryError, match="is not one of"):  # not a node type's name
+        _method(node_types=("Layer node",))
+    with pytest.raises(RegistryError, match="no handler for node type"):  # no handler for it
+        HandlerConfiguration().register(_method(node_types=("layer",)))
 
 
 # --------------------------------------------------------------------------- registering
@@ -76,7 +78,7 @@ def test_unknown_node_type_is_refused():
 def test_register_on_a_fresh_instance():
     registry = HandlerConfiguration()
     assert registry.all() == {}
-    unregister = registry.register(_algorithm())
+    unregister = registry.register(_method())
     assert list(registry.all()) == ["demo-method"]
     assert "demo-method" not in HandlerConfiguration.default().all()
     unregister()
@@ -90,45 +92,41 @@ def test_register_with_keywords():
     registry.register(id="from-keywords", name="Keywords", node_types={"kernel"}, run=_run)
     assert registry.get("from-keywords").node_types == frozenset({NodeType.KERNEL})
     with pytest.raises(RegistryError, match="not both"):
-        registry.register(_algorithm(), name="Other")
+        registry.register(_method(), name="Other")
 
 
-def test_register_on_the_class_uses_the_default_registry():
+def test_registries_are_built_explicitly_and_do_not_share_methods():
     default = HandlerConfiguration.default()
-    unregister = HandlerConfiguration.register(_algorithm("class-registered"))
+    assert HandlerConfiguration.default() is default  # the one the API and CLI share
+    own = HandlerConfiguration.with_builtins(entry_points=False)
+    assert own is not default and set(own.all()) <= set(default.all())
+    unregister = own.register(_method("own-only"))
     try:
-        assert default.get("class-registered").name == "Demo"
-        assert "class-registered" in HandlerConfiguration.all()
-        assert HandlerConfiguration.get("class-registered") is default.get("class-registered")
-        assert "class-registered" not in HandlerConfiguration().all()
+        assert "own-only" in own.all() and "own-only" not in default.all()
     finally:
         unregister()
-    assert "class-registered" not in default.all()
-
-
-def test_unregister_on_the_class():
-    HandlerConfiguration.register(_algorithm("class-unregistered"))
-    HandlerConfiguration.unregister("class-unregistered")
-    assert "class-unregistered" not in HandlerConfiguration.all()
-    HandlerConfiguration.unregister("class-unregistered")  # removing twice is harmless
+    assert "own-only" not in own.all()
+    own.unregister("own-only")  # removing twice is harmless
+    with pytest.raises(TypeError):  # no hidden registry behind class-level calls
+        HandlerConfiguration.register(_method("class-registered"))
 
 
 def test_duplicate_ids_are_refused():
     registry = HandlerConfiguration()
-    first = _algorithm()
+    first = _method()
     registry.register(first)
     with pytest.raises(RegistryError, match="already registered"):
-        registry.register(_algorithm())
+        registry.register(_method())
     assert registry.get("demo-method") is first
     with pytest.raises(RegistryError, match="already registered"):
-        HandlerConfiguration.register(_algorithm("weights"))
+        HandlerConfiguration.default().register(_method("weights"))
 
 
 def test_for_node_type_filters_in_registration_order():
     registry = HandlerConfiguration()
-    registry.register(_algorithm("kernels-only", {NodeType.KERNEL}))
-    registry.register(_algorithm("outputs-and-classes", {NodeType.OUTPUT, NodeType.PREDICTION}))
-    registry.register(_algorithm("outputs-only", {NodeType.OUTPUT}))
+    registry.register(_method("kernels-only", {NodeType.KERNEL}))
+    registry.register(_method("outputs-and-classes", {NodeType.OUTPUT, NodeType.PREDICTION}))
+    registry.register(_method("outputs-only", {NodeType.OUTPUT}))
 
     def ids(node_type):
         return [a.id for a in registry.for_node_type(node_type)]
@@ -136,7 +134,7 @@ def test_for_node_type_filters_in_registration_order():
     assert ids(NodeType.KERNEL) == ["kernels-only"]
     assert ids("output") == ["outputs-and-classes", "outputs-only"]
     assert ids(NodeType.PREDICTION) == ["outputs-and-classes"]
-    default_kernel_ids = [a.id for a in HandlerConfiguration.for_node_type("kernel")]
+    default_kernel_ids = [a.id for a in HandlerConfiguration.default().for_node_type("kernel")]
     assert "weights" in default_kernel_ids and "activations" not in default_kernel_ids
 
 
@@ -153,12 +151,12 @@ PARAMETERS = (
 
 
 def test_defaults():
-    assert _algorithm(parameters=PARAMETERS).resolve_params() == {
+    assert _method(parameters=PARAMETERS).resolve_params() == {
         "steps": 10, "sigma": 0.1, "smooth": False, "mode": "fast", "size": 8, "note": ""}
 
 
 def test_strings_are_coerced():
-    resolved = _algorithm(parameters=PARAMETERS).resolve_params(
+    resolved = _method(parameters=PARAMETERS).resolve_params(
         {"steps": "3", "sigma": "0.5", "smooth": "true", "mode": "exact", "size": "16",
          "note": 7})
     assert resolved == {"steps": 3, "sigma": 0.5, "smooth": True, "mode": "exact",
@@ -196,42 +194,42 @@ def test_int_accepts_whole_floats_only():
 ])
 def test_out_of_range_and_wrong_values(name, value, message):
     with pytest.raises(ParameterError, match=message) as error:
-        _algorithm(parameters=PARAMETERS).resolve_params({name: value})
+        _method(parameters=PARAMETERS).resolve_params({name: value})
     assert str(error.value).startswith(f"{name}: ")
 
 
 def test_range_bounds_are_inclusive():
-    resolved = _algorithm(parameters=PARAMETERS).resolve_params({"steps": 1, "sigma": 1.0})
+    resolved = _method(parameters=PARAMETERS).resolve_params({"steps": 1, "sigma": 1.0})
     assert resolved["steps"] == 1 and resolved["sigma"] == 1.0
 
 
 def test_unknown_parameters_are_refused():
     with pytest.raises(ParameterError, match=r"has no parameter colour \(it takes: steps"):
-        _algorithm(parameters=PARAMETERS).resolve_params({"colour": "red"})
+        _method(parameters=PARAMETERS).resolve_params({"colour": "red"})
     with pytest.raises(ParameterError, match=r"\(it takes: none\)"):
-        _algorithm().resolve_params({"steps": 3})
+        _method().resolve_params({"steps": 3})
 
 
 # --------------------------------------------------------------------------- entry points
 
 PLUGIN = '''
-from dial_visualization.core.registry import Algorithm, NodeType
+from dial_visualization.core.registry import Method, NodeType
 
 
 def _run(context, target, params, progress, should_stop):
     return "plugin ran"
 
 
-PLUGIN_ALGORITHM = Algorithm(id="plugin-method", name="Plugin method",
+PLUGIN_METHOD = Method(id="plugin-method", name="Plugin method",
                              node_types={NodeType.OUTPUT}, run=_run)
 
 
-def more_algorithms():
-    return [Algorithm(id="plugin-second", name="Second", node_types={"kernel"}, run=_run),
-            Algorithm(id="plugin-third", name="Third", node_types={"prediction"}, run=_run)]
+def more_methods():
+    return [Method(id="plugin-second", name="Second", node_types={"kernel"}, run=_run),
+            Method(id="plugin-third", name="Third", node_types={"prediction"}, run=_run)]
 
 
-NOT_AN_ALGORITHM = 42
+NOT_A_METHOD = 42
 '''
 
 
@@ -250,14 +248,14 @@ def _install_distribution(root, name, package, source, entry_points):
 def plugin_path(tmp_path, monkeypatch):
     HandlerConfiguration.default()  # built before the plugins exist: they stay out of it
     _install_distribution(tmp_path, "demo_plugin", "demo_plugin_pkg", PLUGIN, {
-        "plugin-method": "demo_plugin_pkg:PLUGIN_ALGORITHM",
-        "plugin-more": "demo_plugin_pkg:more_algorithms",
-        "plugin-not-algorithm": "demo_plugin_pkg:NOT_AN_ALGORITHM",
-        "plugin-duplicate": "demo_plugin_pkg:PLUGIN_ALGORITHM",
+        "plugin-method": "demo_plugin_pkg:PLUGIN_METHOD",
+        "plugin-more": "demo_plugin_pkg:more_methods",
+        "plugin-not-method": "demo_plugin_pkg:NOT_A_METHOD",
+        "plugin-duplicate": "demo_plugin_pkg:PLUGIN_METHOD",
     })
     _install_distribution(tmp_path, "broken_plugin", "broken_plugin_pkg",
                           "raise ImportError('needs a library that is not installed')\n",
-                          {"broken": "broken_plugin_pkg:ALGORITHM"})
+                          {"broken": "broken_plugin_pkg:METHOD"})
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     sys.modules.pop("demo_plugin_pkg", None)
@@ -268,13 +266,13 @@ def test_entry_points_are_loaded_and_broken_plugins_reported(plugin_path):
 
     registry.load_entry_points()
 
-    algorithms = registry.all()
-    assert {"plugin-method", "plugin-second", "plugin-third"} <= set(algorithms)
-    assert algorithms["plugin-method"].run(None, None, {}, None, None) == "plugin ran"
-    assert algorithms["plugin-second"].node_types == frozenset({NodeType.KERNEL})
-    assert set(registry.plugin_errors) == {"broken", "plugin-not-algorithm", "plugin-duplicate"}
+    methods = registry.all()
+    assert {"plugin-method", "plugin-second", "plugin-third"} <= set(methods)
+    assert methods["plugin-method"].run(None, None, {}, None, None) == "plugin ran"
+    assert methods["plugin-second"].node_types == frozenset({NodeType.KERNEL})
+    assert set(registry.plugin_errors) == {"broken", "plugin-not-method", "plugin-duplicate"}
     assert registry.plugin_errors["broken"] == "ImportError: needs a library that is not installed"
-    assert registry.plugin_errors["plugin-not-algorithm"].startswith("TypeError")
+    assert registry.plugin_errors["plugin-not-method"].startswith("TypeError")
     assert "already registered" in registry.plugin_errors["plugin-duplicate"]
     assert "plugin-method" not in HandlerConfiguration.default().all()
 

@@ -1,4 +1,4 @@
-"""Score-CAM against the paper's algorithm run one channel at a time."""
+"""Score-CAM against the paper's method run one channel at a time."""
 
 import keras
 import numpy as np
@@ -45,7 +45,7 @@ def naive_score_cam(model, layer, class_index, top_n=0):
 @pytest.mark.parametrize("build, layer, class_index", [
     (sequential_model, "conv2", 3), (residual_model, "conv_relu", 1), (residual_model, "add", 0),
 ])
-def test_equals_the_papers_algorithm(build, layer, class_index):
+def test_equals_the_papers_method(build, layer, class_index):
     model = build()
     expected, evaluated = naive_score_cam(model, layer, class_index)
     result = explain(model, index=class_index, layer=layer)

@@ -132,7 +132,7 @@ def file_node(make_node, files):
 
 def run_and_wait(qtbot, widget, method, target, params):
     with qtbot.waitSignal(widget.result_added, timeout=60000) as signal:
-        widget.run_algorithm(method, target, params)
+        widget.run_method(method, target, params)
     return signal.args[0]
 
 

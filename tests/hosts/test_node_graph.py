@@ -56,7 +56,7 @@ def test_connecting_the_loader_hands_its_model_to_the_widget_and_a_run_fills_the
 
     assert widget.model is loader.keras_model
     with qtbot.waitSignal(widget.result_added, timeout=60000) as added:
-        widget.run_algorithm("predictions", dv.Target("prediction"), {})
+        widget.run_method("predictions", dv.Target("prediction"), {})
     expected = loader.keras_model(widget.image.batch()).numpy()[0]
     np.testing.assert_allclose(added.args[0].data, expected, rtol=1e-5)
     assert not node.preview.picture.pixmap().isNull()

@@ -10,13 +10,14 @@ import pytest
 import dial_visualization as dv
 from dial_visualization.core.errors import DialVisualizationError
 from dial_visualization.core.notebook import notebook_cells, write_notebook
+from dial_visualization.core.context import Target
 from dial_visualization.core.session import RunRecord, Session
 
 RUNS = [
-    RunRecord("predictions", "prediction", None, None, {"top_k": 3}),
-    RunRecord("saliency", "prediction", None, 2, {}),
-    RunRecord("activations", "output", "conv1", None, {}),
-    RunRecord("saliency", "output", "conv2", 1, {}),
+    RunRecord("predictions", Target("prediction", None, None), {"top_k": 3}),
+    RunRecord("saliency", Target("prediction", None, 2), {}),
+    RunRecord("activations", Target("output", "conv1", None), {}),
+    RunRecord("saliency", Target("output", "conv2", 1), {}),
 ]
 
 
@@ -69,7 +70,7 @@ def test_a_custom_preprocessing_function_cannot_be_exported(session):
 
 def test_no_image_and_no_labels_are_written_as_none(session):
     session.image_path, session.labels_path = None, None
-    session.runs = [RunRecord("weights", "kernel", "conv1", None, {})]
+    session.runs = [RunRecord("weights", Target("kernel", "conv1", None), {})]
     setup = notebook_cells(session)[1][1]
     assert "image = None" in setup and "labels = None" in setup
 
@@ -91,8 +92,9 @@ def test_executed_notebook_gives_the_same_arrays_as_explain(session, tmp_path,
 
     model = dv.load_model(session.model_path)
     image = dv.load_image(session.image_path, model, preprocessing="unit")
-    expected = [dv.explain(model, image, run.method, layer=run.layer, target=run.index,
-                           node_type=run.node_type, labels=session.labels_path, **run.params)
+    expected = [dv.explain(model, image, run.method, layer=run.target.layer,
+                           target=run.target.index, node_type=run.target.node_type,
+                           labels=session.labels_path, **run.params)
                 for run in RUNS]
     with np.load(saved) as arrays:
         produced = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]

@@ -68,8 +68,8 @@ def test_menu_has_the_file_actions_with_standard_shortcuts(qtbot, demo):
     texts = [a.text().replace("&", "") for a in window.file_menu.actions()
              if not a.isSeparator()]
     assert texts == ["Open model…", "Open image…", "Open labels…", "Export canvas…",
-                     "Export canvas as notebook…", "Load algorithms…",
-                     "Unload loaded algorithms", "Quit"]
+                     "Export canvas as notebook…", "Load methods…",
+                     "Unload loaded methods", "Quit"]
     keys = QtGui.QKeySequence.StandardKey
     for action, key in ((window.open_model_action, keys.Open), (window.quit_action, keys.Quit),
                         (window.export_canvas_action, keys.Save)):
@@ -95,8 +95,8 @@ def window(qtbot, demo):
     assert main_window.widget.set_image(str(paths["images"][0]))
     assert main_window.widget.wait_until_idle(60)
     yield main_window
-    if main_window.loaded_algorithms:
-        main_window.unload_algorithms()
+    if main_window.loaded_methods:
+        main_window.unload_methods()
     main_window.widget.shutdown()
 
 
@@ -106,52 +106,52 @@ def _prediction_offers(window):
 
     tree = window.widget.layer_tree.model()
     index = tree.index_for(Target(NodeType.PREDICTION))
-    return [algorithm.id for algorithm in tree.algorithms(index)]
+    return [method.id for method in tree.methods(index)]
 
 
-def test_algorithms_loaded_from_a_file_are_offered_at_once_run_and_unload(window, qtbot):
+def test_methods_loaded_from_a_file_are_offered_at_once_run_and_unload(window, qtbot):
     from pathlib import Path
 
     from dial_visualization.core.context import Target
     from dial_visualization.core.registry import NodeType
 
-    example = Path(__file__).resolve().parents[2] / "examples" / "custom_algorithm.py"
-    loaded = window.load_algorithms_from(example)
+    example = Path(__file__).resolve().parents[2] / "examples" / "custom_method.py"
+    loaded = window.load_methods_from(example)
     assert [a.id for a in loaded] == ["gradient-x-input"]
     assert "gradient-x-input" in _prediction_offers(window)
-    assert window.unload_algorithms_action.isEnabled()
+    assert window.unload_methods_action.isEnabled()
     with qtbot.waitSignal(window.widget.result_added, timeout=60000) as added:
-        window.widget.run_algorithm("gradient-x-input", Target(NodeType.PREDICTION))
+        window.widget.run_method("gradient-x-input", Target(NodeType.PREDICTION))
     assert added.args[0].method == "gradient-x-input"
-    window.unload_algorithms()
+    window.unload_methods()
     assert "gradient-x-input" not in HandlerConfiguration.default().all()
     assert "gradient-x-input" not in _prediction_offers(window)
     assert [r.method for r in window.widget.results()] == ["gradient-x-input"]  # tile kept
 
 
-def test_a_broken_algorithm_file_fails_alone(window, qtbot, tmp_path):
+def test_a_broken_method_file_fails_alone(window, qtbot, tmp_path):
     from dial_visualization.core.context import Target
     from dial_visualization.core.registry import NodeType
 
     unimportable = tmp_path / "unimportable.py"
     unimportable.write_text("raise ImportError('needs a package you do not have')\n")
-    assert window.load_algorithms_from(unimportable) == []
+    assert window.load_methods_from(unimportable) == []
     assert "needs a package you do not have" in window.widget.log_view.toPlainText()
 
     crashing = tmp_path / "crashing.py"
     crashing.write_text(
-        "from dial_visualization import NodeType, algorithm\n"
-        "@algorithm(id='crashes', name='Crashes', node_types={NodeType.PREDICTION})\n"
+        "from dial_visualization import NodeType, method\n"
+        "@method(id='crashes', name='Crashes', node_types={NodeType.PREDICTION})\n"
         "def crashes(context, target, params, progress, should_stop):\n"
         "    raise RuntimeError('boom')\n")
-    assert [a.id for a in window.load_algorithms_from(crashing)] == ["crashes"]
+    assert [a.id for a in window.load_methods_from(crashing)] == ["crashes"]
     with qtbot.waitSignal(window.widget.result_added, timeout=60000):
-        window.widget.run_algorithm("saliency", Target(NodeType.PREDICTION))
+        window.widget.run_method("saliency", Target(NodeType.PREDICTION))
     with qtbot.waitSignal(window.widget.run_failed, timeout=60000) as failed:
-        window.widget.run_algorithm("crashes", Target(NodeType.PREDICTION))
+        window.widget.run_method("crashes", Target(NodeType.PREDICTION))
     assert "boom" in failed.args[0]
     with qtbot.waitSignal(window.widget.result_added, timeout=60000):
-        window.widget.run_algorithm("grad-cam", Target(NodeType.PREDICTION))
+        window.widget.run_method("grad-cam", Target(NodeType.PREDICTION))
     assert [r.method for r in window.widget.results()] == ["saliency", "grad-cam"]
 
 
@@ -162,7 +162,7 @@ def test_export_canvas_as_notebook_writes_the_runs(window, qtbot, tmp_path):
     from dial_visualization.core.registry import NodeType
 
     with qtbot.waitSignal(window.widget.result_added, timeout=60000):
-        window.widget.run_algorithm("grad-cam", Target(NodeType.PREDICTION))
+        window.widget.run_method("grad-cam", Target(NodeType.PREDICTION))
     path = tmp_path / "canvas.ipynb"
     assert window.export_notebook_to(path)
     notebook = nbformat.read(path, as_version=4)

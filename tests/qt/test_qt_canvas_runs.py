@@ -1,4 +1,4 @@
-"""Dropping tree nodes on the canvas runs every registered algorithm; tiles and their actions."""
+"""Dropping tree nodes on the canvas runs every registered method; tiles and their actions."""
 
 import numpy as np
 import pytest
@@ -12,13 +12,13 @@ from dial_visualization.core.registry import HandlerConfiguration, NodeType
 from dial_visualization.core.result import Result
 from dial_visualization.qt.compat import combine
 
-#: Small values for the slow algorithms' parameters, used where an algorithm declares them.
+#: Small values for the slow methods' parameters, used where a method declares them.
 SMALL_PARAMS = {"steps": 4, "samples": 2, "patch": 16, "stride": 16, "frame_every": 2}
 
 
-def small_params(algorithm):
-    declared = {p.name for p in algorithm.parameters}
-    return algorithm.resolve_params({k: v for k, v in SMALL_PARAMS.items() if k in declared})
+def small_params(method):
+    declared = {p.name for p in method.parameters}
+    return method.resolve_params({k: v for k, v in SMALL_PARAMS.items() if k in declared})
 
 
 def demo_nodes(model):
@@ -52,51 +52,52 @@ def drag_and_drop(widget, indexes, deliver_drop):
 
 
 @pytest.mark.parametrize("node_type", list(NodeType))
-def test_dropping_nodes_runs_every_registered_algorithm(demo_widget, demo, node_type,
+def test_dropping_nodes_runs_every_registered_method(demo_widget, demo, node_type,
                                                       deliver_drop):
     widget = demo_widget
     tree = widget.layer_tree.model()
     targets = demo_nodes(demo["model"])[node_type]
     indexes = [tree.index_for(t) for t in targets]
-    algorithms = HandlerConfiguration.default().for_node_type(node_type)
-    assert algorithms, f"no algorithm handles {node_type.value} nodes"
-    for algorithm in algorithms:
-        params = widget.remember_params(algorithm.id, small_params(algorithm))
+    methods = HandlerConfiguration.default().for_node_type(node_type)
+    assert methods, f"no method handles {node_type.value} nodes"
+    for method in methods:
+        params = widget.remember_params(method.id, small_params(method))
         for index in indexes:
-            assert tree.setData(index.siblingAtColumn(1), algorithm.id)
+            assert tree.setData(index.siblingAtColumn(1), method.id)
         before = len(widget.results())
         drag_and_drop(widget, indexes, deliver_drop)
-        assert widget.wait_until_idle(120), algorithm.id
+        assert widget.wait_until_idle(120), method.id
         tiles = widget.canvas.tiles()[before:]
         failures = widget.log_view.toPlainText().split("ERROR: ")[1:]
-        assert len(tiles) == len(targets), (algorithm.id, failures)
+        assert len(tiles) == len(targets), (method.id, failures)
         for tile, target in zip(tiles, targets):
             result, record = tile.result, tile.record
-            assert result.method == algorithm.id and record.method == algorithm.id
+            assert result.method == method.id and record.method == method.id
             assert result.kind in ("heatmap", "grid", "scores")
             assert record.params == params
-            assert (record.node_type, record.layer) == (target.node_type.value, target.layer)
+            assert (record.target.node_type, record.target.layer) == (target.node_type,
+                                                                      target.layer)
             if target.index is not None:
-                assert record.index == target.index
-            assert algorithm.name in tile.title_label.full_text
+                assert record.target.index == target.index
+            assert method.name in tile.title_label.full_text
             shown = [f"{k}={v}" for k, v in params.items()
-                     if k in SMALL_PARAMS and v != next(p.default for p in algorithm.parameters
+                     if k in SMALL_PARAMS and v != next(p.default for p in method.parameters
                                                         if p.name == k)]
             assert all(text in tile.title_label.full_text for text in shown)
-            assert tile.figure.axes, algorithm.id  # drawn
+            assert tile.figure.axes, method.id  # drawn
             if result.frames is not None:
                 assert tile.gif_action is not None
     assert [r.method for r in widget.results()] == [
-        a.id for a in algorithms for _ in targets]
+        a.id for a in methods for _ in targets]
 
 
 @pytest.fixture
 def three_tiles(demo_widget):
     widget = demo_widget
-    widget.run_algorithm("saliency", Target(NodeType.PREDICTION))
-    widget.run_algorithm("activations", Target(NodeType.OUTPUT,
+    widget.run_method("saliency", Target(NodeType.PREDICTION))
+    widget.run_method("activations", Target(NodeType.OUTPUT,
                                                LayerTree(widget.model).last_spatial().path))
-    widget.run_algorithm("predictions", Target(NodeType.PREDICTION), {"top_k": 3})
+    widget.run_method("predictions", Target(NodeType.PREDICTION), {"top_k": 3})
     assert widget.wait_until_idle(60)
     assert [r.method for r in widget.results()] == ["saliency", "activations", "predictions"]
     return widget
@@ -160,13 +161,14 @@ def test_session_records_files_preprocessing_and_exact_params(three_tiles, demo)
     assert session.labels_path == str(paths["labels"])
     assert session.preprocessing == three_tiles.image.preprocessing
     saliency, activations, predictions = session.runs
-    assert (saliency.method, saliency.node_type, saliency.layer) == ("saliency", "prediction", None)
-    assert saliency.index == int(np.argmax(three_tiles.results()[2].data))  # top class, resolved
-    assert activations.layer == LayerTree(three_tiles.model).last_spatial().path
+    assert (saliency.method, saliency.target.node_type, saliency.target.layer) == (
+        "saliency", "prediction", None)
+    assert saliency.target.index == int(np.argmax(three_tiles.results()[2].data))  # resolved
+    assert activations.target.layer == LayerTree(three_tiles.model).last_spatial().path
     assert predictions.params == {"top_k": 3}
 
 
-def _frames_algorithm():
+def _frames_method():
     def run(context, target, params, progress, should_stop):
         frames = np.zeros((5, 2, 6, 6), np.float32)
         for step in range(5):
@@ -177,11 +179,11 @@ def _frames_algorithm():
 
 
 def test_frames_play_and_save_as_gif(demo_widget, qtbot, tmp_path):
-    unregister = HandlerConfiguration.register(
+    unregister = HandlerConfiguration.default().register(
         id="test-frames", name="Frames (test)", node_types={NodeType.OUTPUT},
-        run=_frames_algorithm())
+        run=_frames_method())
     try:
-        demo_widget.run_algorithm("test-frames", Target(NodeType.OUTPUT, "conv1"))
+        demo_widget.run_method("test-frames", Target(NodeType.OUTPUT, "conv1"))
         assert demo_widget.wait_until_idle(30)
     finally:
         unregister()
@@ -200,12 +202,12 @@ def test_frames_play_and_save_as_gif(demo_widget, qtbot, tmp_path):
 
 
 def test_activation_maximization_tile_plays_and_saves_gif(demo_widget, tmp_path):
-    algorithms = HandlerConfiguration.default().all()
-    if "activation-maximization" not in algorithms:
+    methods = HandlerConfiguration.default().all()
+    if "activation-maximization" not in methods:
         pytest.skip("activation-maximization is not registered")
-    algorithm = algorithms["activation-maximization"]
-    demo_widget.run_algorithm("activation-maximization", Target(NodeType.PREDICTION, None, 0),
-                              small_params(algorithm))
+    method = methods["activation-maximization"]
+    demo_widget.run_method("activation-maximization", Target(NodeType.PREDICTION, None, 0),
+                              small_params(method))
     assert demo_widget.wait_until_idle(120)
     tile = demo_widget.canvas.tiles()[-1]
     assert tile.result.frames is not None and len(tile.result.frames) >= 2
@@ -236,20 +238,20 @@ def test_enter_and_double_click_run_the_selected_nodes(demo_widget, qtbot):
     qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=centre)
     qtbot.mouseDClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=centre)
     assert widget.wait_until_idle(30)
-    assert [r.method for r in widget.results()] == ["predictions", tree.algorithm_id(conv1)]
+    assert [r.method for r in widget.results()] == ["predictions", tree.method_id(conv1)]
 
 
-def test_selected_node_shows_its_algorithm_parameters(demo_widget):
+def test_selected_node_shows_its_method_parameters(demo_widget):
     view = demo_widget.layer_tree
     tree = view.model()
     prediction = tree.index_for(Target(NodeType.PREDICTION))
     assert tree.setData(prediction.siblingAtColumn(1), "predictions")
     view.setCurrentIndex(prediction)
     form = demo_widget.params_form
-    assert form.algorithm().id == "predictions"
+    assert form.method().id == "predictions"
     form.editor("top_k").setValue(2)
-    assert "Predictions" in demo_widget.algorithm_label.text()
-    demo_widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
+    assert "Predictions" in demo_widget.method_label.text()
+    demo_widget.run_method("predictions", Target(NodeType.PREDICTION))
     assert demo_widget.wait_until_idle(30)
     assert demo_widget.session().runs[-1].params == {"top_k": 2}
 
@@ -258,11 +260,11 @@ def test_runs_use_the_chosen_device(demo_widget):
     from dial_visualization.core.tf_ops import gpu_available
 
     assert demo_widget.device_combo.isVisibleTo(demo_widget) == gpu_available()
-    job = demo_widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
+    job = demo_widget.run_method("predictions", Target(NodeType.PREDICTION))
     assert job.context.device == demo_widget.device() == "auto"
     demo_widget.device_combo.addItem("CPU", "cpu")  # what a GPU machine offers besides
     demo_widget.device_combo.setCurrentIndex(demo_widget.device_combo.count() - 1)
-    job = demo_widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
+    job = demo_widget.run_method("predictions", Target(NodeType.PREDICTION))
     assert job.context.device == "cpu"
     assert demo_widget.wait_until_idle(30)
     assert len(demo_widget.results()) == 2

@@ -15,7 +15,7 @@ def ready(widget):
     """A small model, an image and one tile already on the canvas."""
     widget.set_model(sequential_model(), "in memory")
     widget.set_image(random_pixels())
-    widget.run_algorithm("saliency", Target(NodeType.PREDICTION))
+    widget.run_method("saliency", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(60)
     assert len(widget.results()) == 1
     return widget
@@ -29,7 +29,7 @@ def errors_logged(widget):
 def assert_still_usable(widget, tiles_before):
     """Earlier tiles kept, and a new run still works."""
     assert [r.method for r in widget.results()] == tiles_before
-    assert widget.run_algorithm("activations", Target(NodeType.OUTPUT, "conv1")) is not None
+    assert widget.run_method("activations", Target(NodeType.OUTPUT, "conv1")) is not None
     assert widget.wait_until_idle(60)
     assert [r.method for r in widget.results()] == tiles_before + ["activations"]
 
@@ -77,9 +77,9 @@ def test_unsupported_model_and_bad_labels_are_reported(ready, tmp_path):
 
 def test_run_refusals_unknown_method_wrong_node_bad_params_no_image(ready, qtbot):
     with qtbot.waitSignals([ready.run_failed] * 3):
-        assert ready.run_algorithm("no-such-method", Target(NodeType.PREDICTION)) is None
-        assert ready.run_algorithm("weights", Target(NodeType.PREDICTION)) is None
-        assert ready.run_algorithm("predictions", Target(NodeType.PREDICTION),
+        assert ready.run_method("no-such-method", Target(NodeType.PREDICTION)) is None
+        assert ready.run_method("weights", Target(NodeType.PREDICTION)) is None
+        assert ready.run_method("predictions", Target(NodeType.PREDICTION),
                                    {"top_k": 0}) is None
     messages = errors_logged(ready)
     assert "unknown method 'no-such-method'" in messages[0]
@@ -89,7 +89,7 @@ def test_run_refusals_unknown_method_wrong_node_bad_params_no_image(ready, qtbot
     assert ready.results() == []
     ready.set_model(None)
     assert ready.model is None and ready.image is None
-    assert ready.run_algorithm("saliency", Target(NodeType.PREDICTION)) is None
+    assert ready.run_method("saliency", Target(NodeType.PREDICTION)) is None
     assert "open a model first" in errors_logged(ready)[-1]
 
 
@@ -100,30 +100,30 @@ def test_method_that_cannot_handle_the_model_fails_readably(widget):
                              keras.layers.Dense(3, activation="softmax", name="scores")])
     widget.set_model(flat)
     widget.set_image(random_pixels(8))
-    widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
+    widget.run_method("predictions", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(60)
     failures = []
     widget.run_failed.connect(failures.append)
-    widget.run_algorithm("grad-cam", Target(NodeType.PREDICTION))
+    widget.run_method("grad-cam", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(60)
     assert len(failures) == 1 and failures[0]
     assert failures[0] in errors_logged(widget)[-1]
     assert [r.method for r in widget.results()] == ["predictions"]
-    widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
+    widget.run_method("predictions", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(60)
     assert len(widget.results()) == 2
 
 
-def test_crashing_third_party_algorithm_is_contained(ready, qtbot):
+def test_crashing_third_party_method_is_contained(ready, qtbot):
     def crash(context, target, params, progress, should_stop):
         progress(0.5)
         raise RuntimeError("segment 7 exploded")
 
-    unregister = HandlerConfiguration.register(
+    unregister = HandlerConfiguration.default().register(
         id="test-crash", name="Crash (test)", node_types={NodeType.OUTPUT}, run=crash)
     try:
         with qtbot.waitSignal(ready.run_failed) as failed:
-            ready.run_algorithm("test-crash", Target(NodeType.OUTPUT, "conv1"))
+            ready.run_method("test-crash", Target(NodeType.OUTPUT, "conv1"))
         assert failed.args[0] == "test-crash failed: RuntimeError: segment 7 exploded"
         assert ready.wait_until_idle(30)
     finally:
@@ -135,10 +135,10 @@ def test_crashing_third_party_algorithm_is_contained(ready, qtbot):
 
 def test_without_an_image_attribution_fails_with_a_hint(widget):
     widget.set_model(sequential_model())
-    widget.run_algorithm("saliency", Target(NodeType.PREDICTION))
+    widget.run_method("saliency", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(30)
     assert "needs an input image" in errors_logged(widget)[-1]
-    widget.run_algorithm("weights", Target(NodeType.KERNEL, "conv1"))  # needs none
+    widget.run_method("weights", Target(NodeType.KERNEL, "conv1"))  # needs none
     assert widget.wait_until_idle(30)
     assert [r.method for r in widget.results()] == ["weights"]
 

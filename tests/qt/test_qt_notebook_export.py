@@ -1,4 +1,4 @@
-"""A canvas with a tile of every registered algorithm, non-default parameters included,
+"""A canvas with a tile of every registered method, non-default parameters included,
 exported as a notebook: executed, the notebook gives every tile's array again."""
 
 import json
@@ -54,15 +54,15 @@ def test_every_parameter_of_the_table_is_declared():
 
 
 @pytest.mark.timeout(600)
-def test_a_tile_of_every_algorithm_replays_from_the_exported_notebook(
+def test_a_tile_of_every_method_replays_from_the_exported_notebook(
         demo_widget, tmp_path, kernel_of_this_python):
     from nbclient import NotebookClient
 
     widget = demo_widget
-    for algorithm in HandlerConfiguration.default().all().values():
-        node_type = min(algorithm.node_types, key=lambda t: t.value)
-        assert widget.run_algorithm(algorithm.id, TARGETS[node_type],
-                                    NON_DEFAULT.get(algorithm.id, {})) is not None
+    for method in HandlerConfiguration.default().all().values():
+        node_type = min(method.node_types, key=lambda t: t.value)
+        assert widget.run_method(method.id, TARGETS[node_type],
+                                    NON_DEFAULT.get(method.id, {})) is not None
     assert widget.wait_until_idle(300)
     tiles = widget.results()
     assert [r.method for r in tiles] == list(HandlerConfiguration.default().all())

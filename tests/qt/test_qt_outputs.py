@@ -30,7 +30,7 @@ def test_runs_explain_the_chosen_output(widget, qtbot):
     widget.layer_tree.model().fetchMore(prediction)
     assert widget.layer_tree.model().rowCount(prediction) == 2  # the second head's classes
     with qtbot.waitSignal(widget.result_added, timeout=60000) as added:
-        widget.run_algorithm("saliency", Target(NodeType.PREDICTION, None, 1))
+        widget.run_method("saliency", Target(NodeType.PREDICTION, None, 1))
     expected = dv.explain(model, dv.load_image(pixels, model), "saliency", target=1,
                           output_index=1)
     np.testing.assert_allclose(added.args[0].data, expected.data, rtol=1e-5, atol=1e-7)

@@ -1,13 +1,13 @@
-"""The parameter form generated from an algorithm's declaration."""
+"""The parameter form generated from a method's declaration."""
 
 import pytest
 from qtpy import QtWidgets
 
 from dial_visualization.core.errors import ParameterError
-from dial_visualization.core.registry import Algorithm, NodeType, Parameter
+from dial_visualization.core.registry import Method, NodeType, Parameter
 from dial_visualization.qt.params_form import ParamsForm
 
-EVERY_KIND = Algorithm(
+EVERY_KIND = Method(
     id="test-every-kind", name="Every kind", node_types={NodeType.OUTPUT}, run=lambda *a: None,
     parameters=(
         Parameter("steps", "int", 16, "how many steps", 1, 500),
@@ -16,7 +16,7 @@ EVERY_KIND = Algorithm(
         Parameter("smooth", "bool", False, "blur the result"),
         Parameter("channels", "str", "", "comma-separated channels"),
     ))
-OTHER = Algorithm(id="test-other", name="Other", node_types={NodeType.OUTPUT},
+OTHER = Method(id="test-other", name="Other", node_types={NodeType.OUTPUT},
                   run=lambda *a: None, parameters=(Parameter("samples", "int", 8, "", 1, 64),))
 
 
@@ -24,7 +24,7 @@ OTHER = Algorithm(id="test-other", name="Other", node_types={NodeType.OUTPUT},
 def form(qtbot):
     widget = ParamsForm()
     qtbot.addWidget(widget)
-    widget.set_algorithm(EVERY_KIND)
+    widget.set_method(EVERY_KIND)
     return widget
 
 
@@ -56,19 +56,19 @@ def test_values_round_trip_through_the_editors(form):
     assert form.values() == {**wanted, "steps": 7, "mode": "exact"}
 
 
-def test_values_are_remembered_per_algorithm(form, qtbot):
+def test_values_are_remembered_per_method(form, qtbot):
     form.set_values({"steps": 42})
     with qtbot.waitSignal(form.values_changed) as changed:
         form.editor("smooth").setChecked(True)
     assert changed.args[0] == "test-every-kind" and changed.args[1]["smooth"] is True
-    form.set_algorithm(OTHER)
+    form.set_method(OTHER)
     assert form.values() == {"samples": 8}
     form.editor("samples").setValue(3)
-    form.set_algorithm(EVERY_KIND)
+    form.set_method(EVERY_KIND)
     assert form.values()["steps"] == 42 and form.values()["smooth"] is True
     assert form.remembered(OTHER) == {"samples": 3}
     form.remember(OTHER, {"samples": 5})  # remembered without being shown
-    form.set_algorithm(OTHER)
+    form.set_method(OTHER)
     assert form.editor("samples").value() == 5
 
 
@@ -88,11 +88,11 @@ def test_spin_boxes_cannot_leave_the_declared_range(form):
     assert form.values()["steps"] == 500 and form.values()["rate"] == pytest.approx(1e-4)
 
 
-def test_no_algorithm_and_no_parameters_show_a_message(qtbot):
+def test_no_method_and_no_parameters_show_a_message(qtbot):
     form = ParamsForm()
     qtbot.addWidget(form)
     assert form.values() == {}
-    form.set_algorithm(Algorithm(id="test-bare", name="Bare", node_types={NodeType.OUTPUT},
+    form.set_method(Method(id="test-bare", name="Bare", node_types={NodeType.OUTPUT},
                                  run=lambda *a: None))
     assert form.values() == {}
     texts = [w.text() for w in form.findChildren(QtWidgets.QLabel)]

@@ -18,7 +18,7 @@ SCAN_BATCH = 32
 
 
 def _slow_scan(record):
-    """A test algorithm: real forward passes over many copies of the image, batch by batch,
+    """A test method: real forward passes over many copies of the image, batch by batch,
     recording how many batches ran and when ``should_stop`` first said yes."""
 
     def run(context, target, params, progress, should_stop):
@@ -42,11 +42,11 @@ def _slow_scan(record):
 
 
 @pytest.fixture
-def slow_algorithms(demo):
+def slow_methods(demo):
     """Long runs on the demo model: occlusion with patch 2, stride 1 (if registered) and a
     test scan whose batches are counted."""
     record = {"batches": 0, "stopped_at": None}
-    unregister = HandlerConfiguration.register(
+    unregister = HandlerConfiguration.default().register(
         id="test-slow-scan", name="Slow scan (test)", node_types={NodeType.PREDICTION},
         run=_slow_scan(record))
     yield record
@@ -55,7 +55,7 @@ def slow_algorithms(demo):
 
 @pytest.mark.parametrize("method", ["occlusion", "test-slow-scan"])
 def test_gui_answers_within_100ms_during_a_long_run_and_cancel_stops_it(
-        demo_widget, slow_algorithms, event_loop_gap, qtbot, method):
+        demo_widget, slow_methods, event_loop_gap, qtbot, method):
     widget = demo_widget
     registry = HandlerConfiguration.default()
     if method not in registry.all():
@@ -69,9 +69,9 @@ def test_gui_answers_within_100ms_during_a_long_run_and_cancel_stops_it(
         elif parameter.name == "batch_size":  # one model call per window: thousands of calls
             params["batch_size"] = 1
     tiles_before = len(widget.results())
-    widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
+    widget.run_method("predictions", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(30)
-    job = widget.run_algorithm(method, Target(NodeType.PREDICTION), params)
+    job = widget.run_method(method, Target(NodeType.PREDICTION), params)
     progress = []
     job.progress.connect(progress.append)
     started = time.monotonic()
@@ -84,33 +84,33 @@ def test_gui_answers_within_100ms_during_a_long_run_and_cancel_stops_it(
     row = widget.run_row(job)
     assert row.isVisibleTo(widget) and row.progress_bar.value() > 0
     reported_before_cancel = len(progress)
-    batches_before_cancel = slow_algorithms["batches"]
+    batches_before_cancel = slow_methods["batches"]
     with qtbot.waitSignal(job.cancelled, timeout=10000):
         qtbot.mouseClick(row.cancel_button, QtCore.Qt.MouseButton.LeftButton)
         assert job.should_stop()
     assert len(progress) - reported_before_cancel <= 1  # at most the batch under way
     if method == "test-slow-scan":  # batches counted exactly: only the one under way finished
-        assert slow_algorithms["batches"] - batches_before_cancel <= 1
-        assert slow_algorithms["stopped_at"] == slow_algorithms["batches"]
+        assert slow_methods["batches"] - batches_before_cancel <= 1
+        assert slow_methods["stopped_at"] == slow_methods["batches"]
     assert widget.wait_until_idle(10)
     assert widget.run_row(job) is None and not widget.runs_group.isVisibleTo(widget)
     assert len(widget.results()) == tiles_before + 1  # the predictions tile, nothing from the run
-    widget.run_algorithm("saliency", Target(NodeType.PREDICTION))
+    widget.run_method("saliency", Target(NodeType.PREDICTION))
     assert widget.wait_until_idle(30)
     assert [r.method for r in widget.results()][-2:] == ["predictions", "saliency"]
 
 
-def test_runs_queue_in_order_and_a_queued_run_can_be_cancelled(demo_widget, slow_algorithms,
+def test_runs_queue_in_order_and_a_queued_run_can_be_cancelled(demo_widget, slow_methods,
                                                                qtbot):
     widget = demo_widget
     states = []
     with qtbot.waitSignal(widget.busy_changed) as became_busy:
-        first = widget.run_algorithm("test-slow-scan", Target(NodeType.PREDICTION))
+        first = widget.run_method("test-slow-scan", Target(NodeType.PREDICTION))
     assert became_busy.args == [True]
-    second = widget.run_algorithm("predictions", Target(NodeType.PREDICTION))
-    third = widget.run_algorithm("saliency", Target(NodeType.PREDICTION))
+    second = widget.run_method("predictions", Target(NodeType.PREDICTION))
+    third = widget.run_method("saliency", Target(NodeType.PREDICTION))
     for job in (second, third):
-        job.started.connect(lambda job=job: states.append(job.algorithm_id))
+        job.started.connect(lambda job=job: states.append(job.method_id))
     assert widget.jobs() == [first, second, third]
     qtbot.waitUntil(lambda: first.state == "running", timeout=10000)
     qtbot.wait(100)
@@ -127,14 +127,14 @@ def test_runs_queue_in_order_and_a_queued_run_can_be_cancelled(demo_widget, slow
     assert [r.method for r in widget.results()] == ["saliency"]
 
 
-def test_closing_the_widget_stops_the_worker(demo_widget, slow_algorithms, qtbot):
-    job = demo_widget.run_algorithm("test-slow-scan", Target(NodeType.PREDICTION))
+def test_closing_the_widget_stops_the_worker(demo_widget, slow_methods, qtbot):
+    job = demo_widget.run_method("test-slow-scan", Target(NodeType.PREDICTION))
     qtbot.waitUntil(lambda: job.state == "running", timeout=10000)
     started = time.monotonic()
     demo_widget.close()
     assert time.monotonic() - started < 5
     assert job.state == "cancelled"
-    assert slow_algorithms["stopped_at"] is not None
+    assert slow_methods["stopped_at"] is not None
 
 
 def test_the_gui_keeps_painting_while_a_model_file_loads(widget, qtbot, tmp_path):

@@ -89,7 +89,7 @@ def test_models_the_widget_let_go_are_freed(widget, demo, qtbot):
     opened = []
     for _ in range(4):
         assert widget.load_model_file(path)
-        widget.run_algorithm("grad-cam", Target(NodeType.PREDICTION))
+        widget.run_method("grad-cam", Target(NodeType.PREDICTION))
         assert widget.wait_until_idle(60)
         opened.append(weakref.ref(widget.model))
     assert widget.set_model(None)

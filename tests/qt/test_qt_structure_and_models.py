@@ -158,7 +158,7 @@ def test_model_with_image_scores_passes_modeltester(widget, qtmodeltester):
     qtmodeltester.check(widget.layer_table.model())
 
 
-def test_delegate_offers_the_registered_algorithms_live_and_children_inherit(qtbot):
+def test_delegate_offers_the_registered_methods_live_and_children_inherit(qtbot):
     tree = LayerTreeModel(LayerTree(residual_model()), class_count=3)
     view = layer_tree_view.LayerTreeView()
     qtbot.addWidget(view)
@@ -174,7 +174,7 @@ def test_delegate_offers_the_registered_algorithms_live_and_children_inherit(qtb
 
     registry_ids = [a.id for a in HandlerConfiguration.default().for_node_type(NodeType.KERNEL)]
     assert offered()[1] == registry_ids
-    unregister = HandlerConfiguration.register(
+    unregister = HandlerConfiguration.default().register(
         id="test-kernel-norms", name="Kernel norms (test)", node_types={NodeType.KERNEL},
         run=lambda c, t, p, progress, stop: Result("test-kernel-norms", "norms", "scores", [1.0]))
     try:
@@ -184,14 +184,14 @@ def test_delegate_offers_the_registered_algorithms_live_and_children_inherit(qtb
         assert editor.currentData() == registry_ids[0]
         editor.setCurrentIndex(ids.index("test-kernel-norms"))
         view.delegate.setModelData(editor, tree, cell)
-        assert tree.algorithm_id(kernel) == "test-kernel-norms"
+        assert tree.method_id(kernel) == "test-kernel-norms"
         assert tree.data(cell) == "Kernel norms (test)"
         tree.fetchMore(kernel)
-        assert tree.algorithm_id(tree.index(2, 0, kernel)) == "test-kernel-norms"
+        assert tree.method_id(tree.index(2, 0, kernel)) == "test-kernel-norms"
         assert not tree.setData(cell, "saliency")  # not offered for kernels: refused
     finally:
         unregister()
-    assert tree.algorithm_id(kernel) == registry_ids[0]  # gone from the registry: default
+    assert tree.method_id(kernel) == registry_ids[0]  # gone from the registry: default
 
 
 def test_mime_data_of_selected_nodes_round_trips(qtbot):
@@ -207,10 +207,10 @@ def test_mime_data_of_selected_nodes_round_trips(qtbot):
     mime = tree.mimeData(picked)
     assert mime.formats() == tree.mimeTypes()
     assert nodes_from_mime(mime) == [
-        (Target(NodeType.OUTPUT, "conv", None), tree.algorithm_id(output)),
-        (Target(NodeType.OUTPUT, "conv", 2), tree.algorithm_id(output)),
-        (Target(NodeType.PREDICTION, None, None), tree.algorithm_id(prediction)),
-        (Target(NodeType.PREDICTION, None, 1), tree.algorithm_id(prediction)),
+        (Target(NodeType.OUTPUT, "conv", None), tree.method_id(output)),
+        (Target(NodeType.OUTPUT, "conv", 2), tree.method_id(output)),
+        (Target(NodeType.PREDICTION, None, None), tree.method_id(prediction)),
+        (Target(NodeType.PREDICTION, None, 1), tree.method_id(prediction)),
     ]
     drag = QtCore.Qt.ItemFlag.ItemIsDragEnabled
     assert has_flag(tree.flags(output), drag) and not has_flag(tree.flags(conv), drag)

@@ -24,7 +24,7 @@ from ..layers import LayerTree
 from ..registry import Parameter
 from ..result import Result, is_constant_map
 from ..tf_ops import layer_gradient_function
-from ._attribution import heatmap_result, resolve_objective
+from ..attribution import heatmap_result, resolve_objective
 
 LAYER_PARAMETER = Parameter(
     "layer", "layer", "",
@@ -128,12 +128,12 @@ def constant_map_warnings(name: str, layer: str, activations: np.ndarray,
             "negative everywhere; choose a layer after its activation"]
 
 
-def cam_result(method: str, name: str, context: Context, target: Target, layer: str,
+def cam_result(name: str, context: Context, target: Target, layer: str,
                activations: np.ndarray, weights: np.ndarray, **info) -> Result:
     """The map ReLU(weighted sum) of (h, w, K) ``activations``, upsampled to the input, as a
-    heatmap; warnings say why when it is constant."""
+    heatmap; warnings say why when it is constant (``name``: the method's, in them)."""
     weighted = weighted_sum(activations, weights)
     heatmap = upsample(np.maximum(weighted, 0.0), context.image.array.shape[:2])
-    return heatmap_result(method, name, context, target, heatmap, detail=layer, layer=layer,
+    return heatmap_result(context, target, heatmap, detail=layer, layer=layer,
                           warnings=constant_map_warnings(name, layer, activations, weights),
                           **info)

@@ -33,16 +33,17 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from ..attribution import ALL_CHANNELS
 from ..context import Context, Target
 from ..errors import Cancelled, MethodNotApplicableError, ParameterError
+from ..handlers import builtin_handler
 from ..layers import LayerTree
 from ..models import input_shape
 from ..preprocessing import PRESETS, resolve
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..result import Result
-from ..tf_ops import class_index, objective, traced
+from ..tf_ops import objective, traced
 from ..walker import forward, get_layer, select
-from ._attribution import ALL_CHANNELS
 from ._image_parameterization import PARAMETERIZATIONS
 
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
@@ -68,7 +69,7 @@ MAX_PENALTY_WEIGHT = 1000.0
 MAX_STEP_SECONDS = 2.0
 
 
-@algorithm(
+@method(
     id="activation-maximization", name="Activation maximization",
     node_types={NodeType.OUTPUT, NodeType.PREDICTION},
     description="Gradient ascent from noise to the image that most activates a channel "
@@ -102,7 +103,7 @@ MAX_STEP_SECONDS = 2.0
     ),
 )
 def activation_maximization(context, target, params, progress, should_stop):
-    target = _resolve_target(context, target)
+    target = builtin_handler(target.node_type).resolve(target, context)
     indices = _indices(context, target, params["channels"])
     shape = _image_shape(context, params["size"])
     preprocessing = _preprocessing(context)
@@ -221,15 +222,6 @@ def _check_finite(pixels, value, step: int) -> None:
         raise MethodNotApplicableError(
             f"activation maximization diverged by step {step}: the image or its objective "
             "is no longer finite; lower learning_rate or the penalty weights")
-
-
-def _resolve_target(context: Context, target: Target) -> Target:
-    """Fill a missing class: the loaded image's top class, or class 0 without an image."""
-    if target.node_type is not NodeType.PREDICTION or target.index is not None:
-        return target
-    index = 0 if context.image is None else class_index(
-        context.model, context.image.batch(), None, context.output_index, context.device)
-    return Target(target.node_type, None, index)
 
 
 def _indices(context: Context, target: Target, text: str) -> list[int]:
@@ -392,7 +384,7 @@ def _result(context, target, indices, frames, objectives, frame_steps, params) -
             f" {', '.join(map(str, indices))}"
     objectives = np.asarray(objectives, np.float64)
     return Result(
-        method="activation-maximization", title=f"Activation maximization: {described}",
+        title=described,
         kind="grid", data=frames[-1], target=target, frames=frames, labels=context.labels,
         warnings=_objective_warnings(names, frames, objectives, params),
         info={"rgb": rgb, "channels": indices,

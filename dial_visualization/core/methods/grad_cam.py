@@ -5,11 +5,11 @@ ReLU(sum_k w_k A_k) at the target layer's resolution, upsampled bilinearly to th
 (section 3). It is 2-D by construction: there are no colour channels to reduce.
 """
 
-from ..registry import NodeType, algorithm
+from ..registry import NodeType, method
 from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
 
 
-@algorithm(
+@method(
     id="grad-cam", name="Grad-CAM", node_types={NodeType.PREDICTION},
     description="Feature maps of a convolutional layer weighted by the mean gradient of the "
                 "class logit: where the layer sees evidence for the class.",
@@ -24,4 +24,4 @@ def grad_cam(context, target, params, progress, should_stop):
     target, activations, gradients = layer_gradients(context, target, layer, progress,
                                                      should_stop)
     weights = gradients.mean(axis=(0, 1))
-    return cam_result("grad-cam", "Grad-CAM", context, target, layer, activations, weights)
+    return cam_result("Grad-CAM", context, target, layer, activations, weights)

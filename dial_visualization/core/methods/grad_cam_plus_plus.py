@@ -10,7 +10,7 @@ colour channels to reduce.
 
 import numpy as np
 
-from ..registry import NodeType, algorithm
+from ..registry import NodeType, method
 from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
 
 
@@ -26,7 +26,7 @@ def plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndar
     return (alpha * np.maximum(gradients, 0)).sum(axis=(0, 1))
 
 
-@algorithm(
+@method(
     id="grad-cam-plus-plus", name="Grad-CAM++", node_types={NodeType.PREDICTION},
     description="Grad-CAM with pixel-wise weights from higher-order gradients: better for "
                 "several instances of the class and for small objects.",
@@ -41,5 +41,5 @@ def grad_cam_plus_plus(context, target, params, progress, should_stop):
     target, activations, gradients = layer_gradients(context, target, layer, progress,
                                                      should_stop)
     weights = plus_plus_weights(activations, gradients)
-    return cam_result("grad-cam-plus-plus", "Grad-CAM++", context, target, layer, activations,
+    return cam_result("Grad-CAM++", context, target, layer, activations,
                       weights)

@@ -30,10 +30,10 @@ available per channel in ``Result.channels``.
 import numpy as np
 import tensorflow as tf
 
-from ..registry import NodeType, algorithm
+from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
 from ..walker import relu_units
-from ._attribution import heatmap_result, resolve_objective
+from ..attribution import heatmap_result, resolve_objective
 from .activations import constant_output_warning
 from .saliency import REDUCTION
 
@@ -65,8 +65,8 @@ def guided_gradient_function(model, *, layer=None, output_index=0, device="auto"
                                    relu=guided_relu, relu_name="guided", device=device)
 
 
-@algorithm(
-    id="guided-backprop", name="Guided backpropagation",
+@method(
+    id="guided-backprop", name="Guided backprop",
     node_types={NodeType.OUTPUT, NodeType.PREDICTION},
     description="Gradient of the class logit (or the channel's mean activation) in which "
                 "every ReLU (also ReLU6, leaky) lets only positive gradients through, and only "
@@ -84,8 +84,7 @@ def guided_backprop(context, target, params, progress, should_stop):
     _, grads = gradient(tf.constant(x), tf.constant([index]))
     progress(1.0)
     units = relu_units(context.model)
-    result = heatmap_result("guided-backprop", "Guided backprop", context, target,
-                            np.asarray(grads)[0],
+    result = heatmap_result(context, target, np.asarray(grads)[0],
                             detail="" if units else "no ReLU: the plain gradient",
                             reduction=REDUCTION, warnings=[] if units else [NO_RELU_WARNING],
                             guided_relus=units)

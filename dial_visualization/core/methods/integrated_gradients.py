@@ -32,9 +32,9 @@ from PIL import Image, ImageFilter
 
 from ..errors import MethodNotApplicableError
 from ..preprocessing import PRESETS
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
 
 BASELINES = ("black", "white", "blur", "noise")
 #: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
@@ -173,7 +173,7 @@ def _within(progress, done: int, size: int, total: int):
     return lambda fraction: progress((done + fraction * size) / total)
 
 
-@algorithm(
+@method(
     id="integrated-gradients", name="Integrated gradients",
     node_types={NodeType.PREDICTION},
     description="Gradients of the class logit averaged along the straight path from a "
@@ -209,7 +209,7 @@ def integrated_gradients_method(context, target, params, progress, should_stop):
     delta = float(attribution.sum(dtype=np.float64) - change)
     error = abs(delta) / abs(change) if change else (0.0 if delta == 0 else np.inf)
     return heatmap_result(
-        "integrated-gradients", "Integrated gradients", context, target, attribution,
+        context, target, attribution,
         detail=f"{params['baseline']} baseline, {steps} steps, completeness error {error:.1%}",
         reduction=REDUCTION,
         warnings=completeness_warnings(delta, change, error, steps, params),

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, score_function
-from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
 
 
 def window_starts(size: int, patch: int, stride: int) -> list[int]:
@@ -55,7 +55,7 @@ def fill_image(image: np.ndarray, fill: str, patch: int) -> np.ndarray:
     return gaussian_blur(image, patch / 2)
 
 
-@algorithm(
+@method(
     id="occlusion", name="Occlusion", node_types={NodeType.PREDICTION},
     description="How much the class score drops when a patch of the image is hidden, "
                 "for every position of a sliding patch.",
@@ -101,5 +101,4 @@ def occlusion(context, target, params, progress, should_stop):
             covering[window] += 1
     heatmap = np.divide(drop_sum, covering, out=np.zeros_like(drop_sum), where=covering > 0)
     detail = f"patch {params['patch']}, stride {params['stride']}, {params['fill']}"
-    return heatmap_result("occlusion", "Occlusion", context, target, heatmap, detail=detail,
-                          windows=len(windows))
+    return heatmap_result(context, target, heatmap, detail=detail, windows=len(windows))

@@ -3,12 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..result import Result
 from ..tf_ops import layer_output_function
 
 
-@algorithm(
+@method(
     id="predictions", name="Predictions", node_types={NodeType.PREDICTION},
     description="The output scores (probabilities for a softmax model), top-k sorted.",
     parameters=(Parameter("top_k", "int", 10, "how many classes to show", 1, 1000),),
@@ -21,7 +21,7 @@ def predictions(context, target, params, progress, should_stop):
     progress(1.0)
     best = int(np.argmax(scores))
     name = context.labels[best] if context.labels and best < len(context.labels) else str(best)
-    return Result(method="predictions", title=f"Predictions: top {name} ({scores[best]:.3f})",
+    return Result(title=f"top {name} ({scores[best]:.3f})",
                   kind="scores", data=scores, labels=context.labels,
                   info={"top_k": min(params["top_k"], len(scores)),
                         "ranking": np.argsort(scores)[::-1].tolist()})

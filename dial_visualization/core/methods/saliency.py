@@ -10,16 +10,16 @@ signed gradient per channel stays on the result (``Result.channels``).
 import numpy as np
 import tensorflow as tf
 
-from ..registry import NodeType, algorithm
+from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
-from ._attribution import heatmap_result, resolve_objective
+from ..attribution import heatmap_result, resolve_objective
 
 #: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
 REDUCTION = "max-abs"
 
 
-@algorithm(
-    id="saliency", name="Saliency (gradient)",
+@method(
+    id="saliency", name="Saliency",
     node_types={NodeType.OUTPUT, NodeType.PREDICTION},
     description="Gradient of the class logit (or the channel's mean activation) "
                 "with respect to the input pixels.",
@@ -33,5 +33,4 @@ def saliency(context, target, params, progress, should_stop):
                                        device=context.device)
     _, grads = gradient(tf.constant(x), tf.constant([index]))
     progress(1.0)
-    return heatmap_result("saliency", "Saliency", context, target, np.asarray(grads)[0],
-                          reduction=REDUCTION)
+    return heatmap_result(context, target, np.asarray(grads)[0], reduction=REDUCTION)

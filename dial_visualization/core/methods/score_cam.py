@@ -16,9 +16,9 @@ construction, with no colour channels to reduce.
 import numpy as np
 import tensorflow as tf
 
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, layer_output_function, score_function, traced
-from ._attribution import batch_size_parameter, resolve_objective
+from ..attribution import batch_size_parameter, resolve_objective
 from ._cam import LAYER_PARAMETER, cam_result, target_layer
 
 
@@ -47,7 +47,7 @@ def masked_score_function(model, size: tuple[int, int], output_index: int, devic
     return traced(model, ("score-cam-masked", size, output_index, device), build)
 
 
-@algorithm(
+@method(
     id="score-cam", name="Score-CAM", node_types={NodeType.PREDICTION},
     description="Feature maps of a convolutional layer weighted by the class probability of "
                 "the input masked by each map: no gradients.",
@@ -79,5 +79,5 @@ def score_cam(context, target, params, progress, should_stop):
         weights[channels[part]] = score(x, tf.constant(activations[..., channels[part]]), index)
     if not len(channels):
         progress(1.0)
-    return cam_result("score-cam", "Score-CAM", context, target, layer, activations, weights,
+    return cam_result("Score-CAM", context, target, layer, activations, weights,
                       channels=len(channels))

@@ -17,9 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import MethodNotApplicableError
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ._attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
 from .guided_backprop import REDUCTION as GUIDED_BACKPROP_REDUCTION
 from .guided_backprop import guided_gradient_function
 from .integrated_gradients import REDUCTION as INTEGRATED_GRADIENTS_REDUCTION
@@ -76,7 +76,7 @@ def _within(progress, done: int, size: int, total: int):
     return lambda fraction: progress((done + fraction * size) / total)
 
 
-@algorithm(
+@method(
     id="smoothgrad", name="SmoothGrad",
     node_types={NodeType.OUTPUT, NodeType.PREDICTION},
     description="A gradient attribution averaged over noisy copies of the input, which "
@@ -113,6 +113,6 @@ def smoothgrad(context, target, params, progress, should_stop):
         size = chunk.stop - chunk.start
         total += attribute(noisy, _within(progress, chunk.start, size, samples)).sum(axis=0)
     return heatmap_result(
-        "smoothgrad", "SmoothGrad", context, target, total / samples,
+        context, target, total / samples,
         detail=f"{base}, {samples} samples, noise {params['noise']:g}",
         reduction=BASE_REDUCTIONS[base], noise_std=std)

@@ -17,13 +17,13 @@ import numpy as np
 
 from ..errors import MethodNotApplicableError
 from ..layers import LayerNode, LayerTree
-from ..registry import NodeType, Parameter, algorithm
+from ..registry import NodeType, Parameter, method
 from ..result import Result
 
 KERNELS = ("filters", "depthwise", "pointwise")
 
 
-@algorithm(
+@method(
     id="weights", name="Weights", node_types={NodeType.KERNEL},
     description="The learned kernels (filters) of a convolution or dense layer, and biases.",
     parameters=(
@@ -35,34 +35,27 @@ KERNELS = ("filters", "depthwise", "pointwise")
     ),
 )
 def weights(context, target, params, progress, should_stop):
-    tree = LayerTree(context.model)
-    if target.layer not in tree:
-        raise MethodNotApplicableError(
-            f"model {context.model.name!r} has no layer {target.layer!r}")
-    node = tree[target.layer]
+    node = LayerTree(context.model)[target.layer]  # checked by the kernel node's handler
     if not node.has_kernel:
         raise MethodNotApplicableError(f"layer {target.layer!r} ({node.type}) has no kernel")
-    if target.index is not None and not 0 <= target.index < node.filters:
-        raise MethodNotApplicableError(f"layer {target.layer!r} has {node.filters} filters;"
-                                       f" filter {target.index} does not exist")
     part = params["kernel"]
     kernel, info = _kernel(node, part, target.index)
     progress(1.0)
-    title = f"Weights: {target.describe()}" + ("" if part == "filters" else f" ({part})")
+    title = target.describe() + ("" if part == "filters" else f" ({part})")
     if kernel.ndim == 2:  # dense or pointwise: (inputs, units) as one matrix image
-        return Result(method="weights", title=title, kind="grid", data=kernel[np.newaxis],
+        return Result(title=title, kind="grid", data=kernel[np.newaxis],
                       info=info)
     if kernel.ndim != 4:
         raise MethodNotApplicableError(f"{node.type} kernels of rank {kernel.ndim} are not shown")
     filters = np.moveaxis(kernel, -1, 0)  # (filters, kh, kw, in_channels)
     if filters.shape[-1] == 3:
-        return Result(method="weights", title=title, kind="grid", data=filters,
+        return Result(title=title, kind="grid", data=filters,
                       info={**info, "rgb": True})
     # one grey image per input channel, a row per filter
     per_channel = np.moveaxis(filters, -1, 1).reshape(-1, *filters.shape[1:3])
     if filters.shape[-1] > 1:
         info["grid_columns"] = filters.shape[-1]
-    return Result(method="weights", title=title, kind="grid", data=per_channel, info=info)
+    return Result(title=title, kind="grid", data=per_channel, info=info)
 
 
 def _kernel(node: LayerNode, part: str, index: int | None) -> tuple[np.ndarray, dict]:

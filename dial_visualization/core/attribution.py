@@ -1,4 +1,5 @@
-"""What attribution methods share: resolving the objective and shaping the heatmap result.
+"""What attribution methods share: resolving the objective and shaping the heatmap result
+(public for plugin authors through :mod:`dial_visualization.toolkit`).
 
 An attribution over the input has one value per pixel and colour channel; the map shows
 one value per pixel, reduced over the channels as the method's paper defines it:
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..context import Context, Target
-from ..registry import NodeType, Parameter
-from ..result import Result, constant_map_warning, is_constant_map
-from ..tf_ops import class_index
+from .context import Context, Target
+from .handlers import builtin_handler
+from .registry import NodeType, Parameter
+from .result import Result
 
 #: The objective index meaning "the mean over all channels of the layer".
 ALL_CHANNELS = -1
@@ -41,26 +42,25 @@ def resolve_objective(context: Context, target: Target) -> tuple[np.ndarray, str
     """(input batch, layer or None for the class score, index, target with the index filled)."""
     x = context.require_image().batch()
     if target.node_type is NodeType.PREDICTION:
-        index = class_index(context.model, x, target.index, context.output_index, context.device)
-        return x, None, index, Target(target.node_type, None, index)
+        target = builtin_handler(NodeType.PREDICTION).resolve(target, context)
+        return x, None, target.index, target
     return x, target.layer, ALL_CHANNELS if target.index is None else target.index, target
 
 
-def heatmap_result(method: str, name: str, context: Context, target: Target,
-                   attribution: np.ndarray, detail: str = "", *, reduction: str = "",
+def heatmap_result(context: Context, target: Target, attribution: np.ndarray,
+                   detail: str = "", *, reduction: str = "",
                    warnings: list[str] | None = None, **info) -> Result:
-    """A heatmap over the input. An (H, W, C) ``attribution`` is reduced over its channels
-    by ``reduction`` (a key of :data:`CHANNEL_REDUCTIONS`) and kept as the result's
-    ``channels``; an (H, W) one is the map itself. The caller's ``warnings`` are kept; a
-    constant map without any gets one saying that it is constant."""
+    """A heatmap over the input, titled by its node (and ``detail`` in brackets); the
+    method's id and name are stamped when it is run. An (H, W, C) ``attribution`` is reduced
+    over its channels by ``reduction`` (a key of :data:`CHANNEL_REDUCTIONS`) and kept as the
+    result's ``channels``; an (H, W) one is the map itself. ``warnings`` say what the map
+    does not show (a constant map gets one when it is run)."""
     attribution = np.asarray(attribution, dtype=np.float32)
     channels = None
     if attribution.ndim == 3:
         channels, attribution = attribution, CHANNEL_REDUCTIONS[reduction](attribution)
         info["channel_reduction"] = reduction
-    if not warnings and is_constant_map(attribution):
-        warnings = [constant_map_warning(name, attribution)]
-    title = f"{name}: {target.describe(context.labels)}" + (f" ({detail})" if detail else "")
-    return Result(method=method, title=title, kind="heatmap", data=attribution, target=target,
+    title = target.describe(context.labels) + (f" ({detail})" if detail else "")
+    return Result(title=title, kind="heatmap", data=attribution, target=target,
                   background=context.image.resized, labels=context.labels, info=info,
                   channels=channels, warnings=list(warnings or []))

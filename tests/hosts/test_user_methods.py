@@ -1,4 +1,4 @@
-"""Custom algorithms from code, from an installed entry point and from a user's .py file."""
+"""Custom methods from code, from an installed entry point and from a user's .py file."""
 
 import runpy
 import sys
@@ -15,19 +15,19 @@ import dial_visualization as dv
 from builders import random_pixels, residual_model
 from dial_visualization.core.errors import RegistryError
 from dial_visualization.core.images import load_image
-from dial_visualization.core.registry import ENTRY_POINT_GROUP, NodeType, algorithm
-from dial_visualization.core.user_algorithms import load_algorithms_file, unload_algorithms
+from dial_visualization.core.registry import ENTRY_POINT_GROUP, NodeType, method
+from dial_visualization.core.user_methods import load_methods_file, unload_methods
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_FILE = EXAMPLES / "custom_algorithm.py"
+EXAMPLE_FILE = EXAMPLES / "custom_method.py"
 
 
 @pytest.fixture
-def example_algorithms():
-    """The example file's algorithms, registered in the process-wide registry for one test."""
-    algorithms = load_algorithms_file(EXAMPLE_FILE)
-    yield algorithms
-    unload_algorithms(algorithms)
+def example_methods():
+    """The example file's methods, registered in the process-wide registry for one test."""
+    methods = load_methods_file(EXAMPLE_FILE, dv.HandlerConfiguration.default())
+    yield methods
+    unload_methods(methods, dv.HandlerConfiguration.default())
 
 
 def write(tmp_path, name, source):
@@ -36,8 +36,8 @@ def write(tmp_path, name, source):
     return path
 
 
-def test_example_file_registers_gradient_x_input_equal_to_a_tape_reference(example_algorithms):
-    assert [a.id for a in example_algorithms] == ["gradient-x-input"]
+def test_example_file_registers_gradient_x_input_equal_to_a_tape_reference(example_methods):
+    assert [a.id for a in example_methods] == ["gradient-x-input"]
     model = residual_model()
     pixels = random_pixels()
     x = tf.constant(load_image(pixels, model, "unit").batch())
@@ -55,7 +55,7 @@ def test_example_file_registers_gradient_x_input_equal_to_a_tape_reference(examp
                                atol=1e-5 * np.abs(reference).max())
 
 
-def test_gradient_x_input_of_a_linear_model_sums_to_its_score(example_algorithms):
+def test_gradient_x_input_of_a_linear_model_sums_to_its_score(example_methods):
     """Completeness for a bias-free linear model: sum(x * dS/dx) = S(x) exactly."""
     keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
@@ -77,27 +77,27 @@ def test_example_runs_end_to_end_on_the_demo_model(qapp, monkeypatch, capsys):
         runpy.run_path(str(EXAMPLE_FILE), run_name="__main__")
     finally:
         plt.close("all")
-        dv.HandlerConfiguration.unregister("gradient-x-input")
+        dv.HandlerConfiguration.default().unregister("gradient-x-input")
     assert capsys.readouterr().out.startswith("Gradient x input: class ")
 
 
-def test_unloading_removes_the_file_algorithms():
-    algorithms = load_algorithms_file(EXAMPLE_FILE)
+def test_unloading_removes_the_file_methods():
+    methods = load_methods_file(EXAMPLE_FILE, dv.HandlerConfiguration.default())
     assert "gradient-x-input" in dv.available_methods()
-    unload_algorithms(algorithms)
+    unload_methods(methods, dv.HandlerConfiguration.default())
     assert "gradient-x-input" not in dv.available_methods()
     with pytest.raises(RegistryError, match="unknown method 'gradient-x-input'"):
         dv.explain(residual_model(), random_pixels(), "gradient-x-input")
 
 
 def test_registering_from_code_then_unregistering():
-    @algorithm(id="mean-pixel", name="Mean pixel", node_types={NodeType.PREDICTION})
+    @method(id="mean-pixel", name="Mean pixel", node_types={NodeType.PREDICTION})
     def mean_pixel(context, target, params, progress, should_stop):
         progress(1.0)
         return dv.Result("mean-pixel", "Mean pixel", "scores",
                          context.image.array.mean(axis=(0, 1)))
 
-    unregister = dv.HandlerConfiguration.register(mean_pixel)
+    unregister = dv.HandlerConfiguration.default().register(mean_pixel)
     try:
         model = residual_model()
         pixels = random_pixels()
@@ -114,10 +114,10 @@ def test_entry_point_of_an_installed_package_is_registered(tmp_path, monkeypatch
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: gradient-plugin\n"
                                         "Version: 1.0\n")
     (dist_info / "entry_points.txt").write_text(
-        f"[{ENTRY_POINT_GROUP}]\ngradient = custom_algorithm:gradient_x_input\n")
+        f"[{ENTRY_POINT_GROUP}]\ngradient = custom_method:gradient_x_input\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(EXAMPLES))
-    monkeypatch.delitem(sys.modules, "custom_algorithm", raising=False)
+    monkeypatch.delitem(sys.modules, "custom_method", raising=False)
     registry = dv.HandlerConfiguration()
 
     registry.load_entry_points(
@@ -125,92 +125,92 @@ def test_entry_point_of_an_installed_package_is_registered(tmp_path, monkeypatch
 
     assert registry.plugin_errors == {}
     assert registry.get("gradient-x-input").name == "Gradient x input"
-    sys.modules.pop("custom_algorithm", None)
+    sys.modules.pop("custom_method", None)
 
 
-def test_an_algorithm_failing_at_run_time_is_isolated(tmp_path):
+def test_an_method_failing_at_run_time_is_isolated(tmp_path):
     path = write(tmp_path, "broken.py", """
-        from dial_visualization.core.registry import NodeType, algorithm
+        from dial_visualization.core.registry import NodeType, method
 
-        @algorithm(id="always-broken", name="Broken", node_types={NodeType.PREDICTION})
+        @method(id="always-broken", name="Broken", node_types={NodeType.PREDICTION})
         def always_broken(context, target, params, progress, should_stop):
-            raise RuntimeError("the broken algorithm failed")
+            raise RuntimeError("the broken method failed")
         """)
-    algorithms = load_algorithms_file(path)
+    methods = load_methods_file(path, dv.HandlerConfiguration.default())
     try:
         model, pixels = residual_model(), random_pixels()
-        with pytest.raises(RuntimeError, match="the broken algorithm failed"):
+        with pytest.raises(RuntimeError, match="the broken method failed"):
             dv.explain(model, pixels, "always-broken")
         assert dv.explain(model, pixels, "saliency").data.shape == (16, 16)
     finally:
-        unload_algorithms(algorithms)
+        unload_methods(methods, dv.HandlerConfiguration.default())
 
 
 def test_missing_file_is_refused(tmp_path):
-    with pytest.raises(RegistryError, match="no such algorithms file"):
-        load_algorithms_file(tmp_path / "absent.py")
+    with pytest.raises(RegistryError, match="no such methods file"):
+        load_methods_file(tmp_path / "absent.py", dv.HandlerConfiguration.default())
 
 
 def test_file_raising_on_import_reports_the_exception(tmp_path):
     path = write(tmp_path, "raises.py", "raise ValueError('bad configuration value')\n")
     with pytest.raises(RegistryError, match="raises.py raised ValueError.*bad configuration value"):
-        load_algorithms_file(path)
+        load_methods_file(path, dv.HandlerConfiguration.default())
     assert not [m for m in sys.modules if m.endswith("_raises")]
 
 
 def test_file_with_a_syntax_error_is_reported(tmp_path):
     path = write(tmp_path, "typo.py", "def run(:\n")
     with pytest.raises(RegistryError, match="typo.py raised SyntaxError"):
-        load_algorithms_file(path)
+        load_methods_file(path, dv.HandlerConfiguration.default())
 
 
-def test_file_without_algorithms_is_refused(tmp_path):
+def test_file_without_methods_is_refused(tmp_path):
     path = write(tmp_path, "empty.py", "VALUE = 1\n")
-    with pytest.raises(RegistryError, match="empty.py defines no algorithm"):
-        load_algorithms_file(path, dv.HandlerConfiguration())
+    with pytest.raises(RegistryError, match="empty.py defines no method"):
+        load_methods_file(path, dv.HandlerConfiguration())
 
 
 def test_taken_id_registers_none_of_the_file(tmp_path):
     path = write(tmp_path, "clash.py", """
-        from dial_visualization.core.registry import NodeType, algorithm
+        from dial_visualization.core.registry import NodeType, method
 
-        @algorithm(id="a-new-method", name="New", node_types={NodeType.PREDICTION})
+        @method(id="a-new-method", name="New", node_types={NodeType.PREDICTION})
         def new(context, target, params, progress, should_stop):
             pass
 
-        @algorithm(id="saliency", name="Another saliency", node_types={NodeType.PREDICTION})
+        @method(id="saliency", name="Another saliency", node_types={NodeType.PREDICTION})
         def another_saliency(context, target, params, progress, should_stop):
             pass
         """)
     before = dv.available_methods()
     with pytest.raises(RegistryError, match="'saliency' is already registered"):
-        load_algorithms_file(path)
+        load_methods_file(path, dv.HandlerConfiguration.default())
     assert dv.available_methods() == before
 
 
 def test_same_id_twice_in_one_file_is_refused(tmp_path):
     path = write(tmp_path, "twice.py", """
-        from dial_visualization.core.registry import Algorithm
+        from dial_visualization.core.registry import Method
 
-        first = Algorithm(id="twin", name="First", node_types={"prediction"}, run=print)
-        second = Algorithm(id="twin", name="Second", node_types={"prediction"}, run=print)
+        first = Method(id="twin", name="First", node_types={"prediction"}, run=print)
+        second = Method(id="twin", name="Second", node_types={"prediction"}, run=print)
         """)
     registry = dv.HandlerConfiguration()
     with pytest.raises(RegistryError, match="twin more than once"):
-        load_algorithms_file(path, registry)
+        load_methods_file(path, registry)
     assert registry.all() == {}
 
 
 def test_imported_builtins_are_not_registered_again(tmp_path):
     path = write(tmp_path, "wrapper.py", """
         from dial_visualization.core.methods.saliency import saliency
-        from dial_visualization.core.registry import Algorithm
+        from dial_visualization.core.registry import Method
 
-        doubled = Algorithm(id="doubled-saliency", name="Doubled", node_types={"prediction"},
+        doubled = Method(id="doubled-saliency", name="Doubled", node_types={"prediction"},
                             run=lambda *args: saliency.run(*args))
         """)
-    algorithms = load_algorithms_file(path)
+    methods = load_methods_file(path, dv.HandlerConfiguration.default())
     try:
-        assert [a.id for a in algorithms] == ["doubled-saliency"]
+        assert [a.id for a in methods] == ["doubled-saliency"]
     finally:
-        unload_algorithms(algorithms)
+        unload_methods(methods, dv.HandlerConfiguration.default())

@@ -1,0 +1,237 @@
+"""The workspace: the document the tool explains, without Qt.
+
+It holds the model (with the file it came from and that file's SHA-256), the image as
+loaded for the model, the class names, the preprocessing (with the reason it was chosen),
+which model output is explained, the device, and the parameter values used per method.
+Changes are announced through psygnal signals (as napari's ``ViewerModel``), so that the
+widget, the app, the command line, the notebook API and the hosts drive one document and a
+view only shows it.
+
+Changing the model resets what depended on the old one: the output explained, the
+preprocessing (detected anew), class names of another length, the image (to be loaded
+again for the new model's input) and the remembered parameter values (a stride that fit a
+64x64 model must not come back on a 224x224 one).
+
+Reading files (:meth:`Workspace.read_model`, :meth:`Workspace.read_image`,
+:meth:`Workspace.read_labels`) changes nothing and may run on any thread; the ``set_``
+methods change the document on the thread that owns it and raise a
+:class:`~.errors.DialVisualizationError` (nothing changed) when refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from psygnal import Signal
+
+from .context import Context, NodeType, Target, node_type_name
+from .errors import MethodNotApplicableError
+from .explain import RunRequest, request
+from .images import MAX_SIDE, InputImage, load_image
+from .labels import check_labels, load_labels
+from .layers import LayerTree
+from .models import check_model, file_sha256, load_model
+from .preprocessing import PresetAdvice, Preprocessing, compare_presets, resolve
+from .registry import HandlerConfiguration, Method
+from .session import RunRecord, Session
+
+
+class ParameterMemory:
+    """The parameter values last used per method, each checked against its declaration."""
+
+    def __init__(self):
+        self._values: dict[str, dict[str, Any]] = {}
+
+    def remembered(self, method: Method) -> dict[str, Any]:
+        """The values last used for ``method`` (its defaults at first)."""
+        return method.resolve_params(self._values.get(method.id))
+
+    def remember(self, method: Method, values: dict[str, Any]) -> dict[str, Any]:
+        """Check ``values`` over the remembered ones (ParameterError if one is invalid) and
+        keep them; returns every value of the method."""
+        resolved = method.resolve_params({**self._values.get(method.id, {}), **values})
+        self._values[method.id] = resolved
+        return resolved
+
+    def forget(self) -> None:
+        self._values.clear()
+
+
+class Workspace:
+    """The document: model, image, labels, preprocessing, output index, device, parameters."""
+
+    #: The model shown (None: cleared).
+    model_changed = Signal(object)
+    #: The image as loaded for the model (an InputImage), or None.
+    image_changed = Signal(object)
+    #: The class names (a list), or None.
+    labels_changed = Signal(object)
+    #: The :class:`~.preprocessing.Preprocessing` of images, with its reason.
+    preprocessing_changed = Signal(object)
+    #: The model output explained.
+    output_index_changed = Signal(int)
+    #: One line about a change the user did not make (class names dropped, ...).
+    noted = Signal(str)
+
+    def __init__(self, registry: HandlerConfiguration):
+        self.registry = registry
+        self.model = None
+        self.model_source = ""
+        self.model_sha256 = ""
+        self.image: InputImage | None = None
+        #: What the image was loaded from (kept while no model is open).
+        self.image_source = None
+        self.labels: list[str] | None = None
+        self.labels_source = ""
+        self.preprocessing: Preprocessing = resolve(None)
+        self.output_index = 0
+        self.device = "auto"
+        #: For a model that takes any input size: the longest side of the image it sees.
+        self.max_side = MAX_SIDE
+        self.parameters = ParameterMemory()
+        self._tree: LayerTree | None = None
+
+    # ------------------------------------------------------------------ reading files
+
+    @staticmethod
+    def read_model(path, trusted: bool = False) -> tuple[Any, str]:
+        """(model, SHA-256 of its file); see ``core.models.load_model``."""
+        return load_model(str(path), trusted=trusted), file_sha256(str(path))
+
+    def read_image(self, source) -> InputImage:
+        """``source`` (path, array, Pillow image) loaded for the model and preprocessing."""
+        if self.model is None:
+            raise MethodNotApplicableError("open a model first")
+        return load_image(source, self.model, self.preprocessing, self.max_side)
+
+    @staticmethod
+    def read_labels(path) -> list[str]:
+        return load_labels(path)
+
+    # ------------------------------------------------------------------ changes
+
+    def set_model(self, model, source: str = "", sha256: str = "") -> None:
+        """Explain ``model`` (None clears), read from ``source`` with that ``sha256``."""
+        tree = None
+        if model is not None:
+            check_model(model)
+            try:
+                tree = LayerTree(model)
+            except Exception as error:  # an exotic model the inspector cannot read
+                raise MethodNotApplicableError(f"{type(error).__name__}: {error}") from None
+        self.model, self._tree = model, tree
+        self.model_source = str(source) if model is not None else ""
+        self.model_sha256 = sha256 if model is not None else ""
+        self.output_index = 0
+        self.parameters.forget()
+        self.image = None
+        if model is not None:
+            self._drop_labels_of_another_model()
+            self.preprocessing = resolve(None, model)
+        self.preprocessing_changed.emit(self.preprocessing)
+        self.image_changed.emit(None)
+        self.model_changed.emit(model)  # last: a view may load the image again for it
+
+    def set_image(self, image: InputImage | None, source=None) -> None:
+        """The image as :meth:`read_image` loaded it from ``source`` (None clears)."""
+        self.image = image
+        self.image_source = source if image is not None or source is not None else None
+        self.image_changed.emit(image)
+
+    def set_preprocessing(self, choice) -> Preprocessing:
+        """A preset name, a function of float32 pixels in [0, 255], or None to detect it
+        again; the image must then be read again (:meth:`read_image`)."""
+        self.preprocessing = resolve(choice, self.model) if choice is None else resolve(choice)
+        self.preprocessing_changed.emit(self.preprocessing)
+        return self.preprocessing
+
+    def set_labels(self, labels: list[str] | None, source: str = "") -> None:
+        """Class names (None removes them); a count other than the class count is refused."""
+        if labels is not None and self.model is not None:
+            check_labels(labels, self.class_count(), Path(source).name if source else "")
+        self.labels = list(labels) if labels else None
+        self.labels_source = str(source) if labels else ""
+        self.labels_changed.emit(self.labels)
+
+    def set_output_index(self, index: int) -> None:
+        """Explain output ``index`` of a multi-output model."""
+        if self.model is None or not 0 <= index < len(self.model.outputs):
+            raise MethodNotApplicableError(f"the model has no output {index}")
+        if index != self.output_index:
+            self.output_index = index
+            self._drop_labels_of_another_model()
+            self.output_index_changed.emit(index)
+
+    def set_device(self, device: str) -> None:
+        self.device = device or "auto"
+
+    # ------------------------------------------------------------------ what it holds
+
+    @property
+    def tree(self) -> LayerTree | None:
+        """The model's layers (None without a model)."""
+        return self._tree
+
+    def class_count(self) -> int:
+        """How many classes the explained output scores (0 without a model)."""
+        if self.model is None:
+            return 0
+        return self.registry.handler(NodeType.PREDICTION).count(self.model, None,
+                                                                self.output_index)
+
+    def context(self) -> Context:
+        """What a method runs on, as the document holds it now."""
+        return Context(model=self.model, image=self.image, output_index=self.output_index,
+                       labels=list(self.labels) if self.labels else None, device=self.device)
+
+    def request(self, method_id: str, target: Target,
+                params: dict[str, Any] | None = None) -> RunRequest:
+        """The checked run of ``method_id`` on ``target``: ``params`` over the declared
+        defaults, or (None) the values remembered for the method."""
+        if self.model is None:
+            raise MethodNotApplicableError("open a model first")
+        method = self.registry.get(method_id)
+        values = self.parameters.remembered(method) if params is None else params
+        return request(method_id, self.model, target, values, output_index=self.output_index,
+                       registry=self.registry)
+
+    def request_record(self, record: RunRecord) -> RunRequest:
+        """A saved or dropped run checked on the model (no method: the node's first)."""
+        method_id = record.method
+        if method_id is None:
+            offered = self.registry.for_node_type(record.target.node_type)
+            if not offered:
+                raise MethodNotApplicableError(
+                    f"no method handles {node_type_name(record.target.node_type)} nodes")
+            method_id = offered[0].id
+        return self.request(method_id, record.target, record.params or None)
+
+    def check_preprocessing(self) -> PresetAdvice:
+        """Compare the presets on the image (one forward pass each: run it off the GUI
+        thread); the advice says when the chosen one looks wrong."""
+        image = self.image
+        if image is None:
+            raise MethodNotApplicableError("load an image first")
+        return compare_presets(self.model, image.resized, self.preprocessing,
+                               output_index=self.output_index, labels=self.labels,
+                               device=self.device)
+
+    def session(self, runs: list[RunRecord]) -> Session:
+        """The document's files and choices, with ``runs``."""
+        source = self.image_source
+        image_path = str(source) if isinstance(source, (str, Path)) and source else None
+        return Session(model_path=self.model_source, image_path=image_path,
+                       preprocessing=self.preprocessing.name,
+                       preprocessing_reason=self.preprocessing.reason,
+                       labels_path=self.labels_source or None,
+                       output_index=self.output_index, runs=list(runs))
+
+    def _drop_labels_of_another_model(self) -> None:
+        """Class names that do not fit the class count belong to another model."""
+        if self.labels and len(self.labels) != self.class_count():
+            dropped = len(self.labels)
+            self.set_labels(None)
+            self.noted.emit(f"class names dropped: {dropped} names, but the model's output "
+                            f"scores {self.class_count()} classes")
+
