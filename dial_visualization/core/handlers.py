@@ -10,7 +10,8 @@ handler owns everything that depends on the node type:
 * :meth:`NodeHandler.describe`: how the node reads in titles and messages;
 * :meth:`NodeHandler.to_dict` / :meth:`NodeHandler.from_dict`: its one serialised form, used
   by drag-and-drop, saved sessions, Dial projects and the notebook export;
-* :meth:`NodeHandler.default_node`: the node a method runs on when none is picked.
+* :meth:`NodeHandler.default_node`: the node a method runs on when none is picked;
+  ``preferred_methods``: the method a node runs when none is chosen.
 
 The :class:`~.registry.HandlerConfiguration` holds one handler per node type (the three
 built-ins, plus any a third party adds for a node type of its own) beside the methods.
@@ -40,6 +41,9 @@ class NodeHandler:
     node_type: str = ""
     #: What the index counts, singular: "filter", "channel", "class".
     unit: str = "channel"
+    #: The methods a node runs when none is chosen, in order of preference (the first one
+    #: registered wins; else the first method registered for the node type).
+    preferred_methods: tuple[str, ...] = ()
 
     def count(self, model: keras.Model, layer: str | None, output_index: int = 0) -> int:
         """How many indices the node's layer (or output) has."""
@@ -95,6 +99,7 @@ class KernelHandler(NodeHandler):
 
     node_type = NodeType.KERNEL
     unit = "filter"
+    preferred_methods = ("weights",)
 
     def count(self, model, layer, output_index=0) -> int:
         return _node(LayerTree(model), layer).filters
@@ -109,6 +114,7 @@ class OutputHandler(NodeHandler):
 
     node_type = NodeType.OUTPUT
     unit = "channel"
+    preferred_methods = ("activations",)
 
     def count(self, model, layer, output_index=0) -> int:
         return _node(LayerTree(model), layer).channels or 0
@@ -123,6 +129,8 @@ class PredictionHandler(NodeHandler):
 
     node_type = NodeType.PREDICTION
     unit = "class"
+    #: A class node explains by default: a class activation map, not the bar chart of scores.
+    preferred_methods = ("grad-cam", "saliency")
 
     def count(self, model, layer=None, output_index=0) -> int:
         return class_count(model, output_index)

@@ -23,7 +23,7 @@ from importlib import metadata
 from typing import Any, Callable, Iterable, Mapping
 
 from .context import _KEBAB_CASE, NodeType, node_type_name, node_type_of
-from .errors import ParameterError, RegistryError
+from .errors import MethodNotApplicableError, ParameterError, RegistryError
 from .handlers import BUILTIN_HANDLERS, NodeHandler
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,11 @@ class Method:
         """The ``layer`` parameter, if the method declares one."""
         return next((p for p in self.parameters if p.kind == "layer"), None)
 
+    def changed_params(self, params: Mapping[str, Any]) -> str:
+        """``name=value`` for each value in ``params`` that differs from its default."""
+        return ", ".join(f"{p.name}={params[p.name]}" for p in self.parameters
+                         if p.name in params and params[p.name] != p.default)
+
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overridden by ``params``, each checked; unknown names are refused."""
         params = dict(params or {})
@@ -266,6 +271,17 @@ class HandlerConfiguration:
         """The methods that explain nodes of ``node_type``, in registration order."""
         node_type = node_type_of(node_type)
         return [m for m in self._methods.values() if node_type in m.node_types]
+
+    def default_method(self, node_type) -> Method:
+        """The method a node of ``node_type`` runs when none is chosen: the first of its
+        handler's ``preferred_methods`` that is registered, else the first one offered."""
+        offered = self.for_node_type(node_type)
+        if not offered:
+            raise MethodNotApplicableError(
+                f"no method handles {node_type_name(node_type_of(node_type))} nodes")
+        by_id = {m.id: m for m in offered}
+        preferred = self.handler(node_type).preferred_methods
+        return next((by_id[i] for i in preferred if i in by_id), offered[0])
 
     def load_entry_points(self, entry_points: Iterable | None = None) -> None:
         """Register the methods that installed packages declare; report and skip failures."""

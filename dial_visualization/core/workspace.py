@@ -25,7 +25,7 @@ from typing import Any
 
 from psygnal import Signal
 
-from .context import Context, NodeType, Target, node_type_name
+from .context import Context, NodeType, Target
 from .errors import MethodNotApplicableError
 from .explain import RunRequest, request
 from .images import MAX_SIDE, InputImage, load_image
@@ -197,14 +197,9 @@ class Workspace:
                        registry=self.registry)
 
     def request_record(self, record: RunRecord) -> RunRequest:
-        """A saved or dropped run checked on the model (no method: the node's first)."""
-        method_id = record.method
-        if method_id is None:
-            offered = self.registry.for_node_type(record.target.node_type)
-            if not offered:
-                raise MethodNotApplicableError(
-                    f"no method handles {node_type_name(record.target.node_type)} nodes")
-            method_id = offered[0].id
+        """A saved or dropped run checked on the model (no method: the node type's default;
+        no parameters: the values remembered for the method)."""
+        method_id = record.method or self.registry.default_method(record.target.node_type).id
         return self.request(method_id, record.target, record.params or None)
 
     def check_preprocessing(self) -> PresetAdvice:

@@ -99,8 +99,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loaded_methods += methods
         self.unload_methods_action.setEnabled(True)
         names = ", ".join(a.name for a in methods)
-        self.widget.log_message(f"methods loaded from {Path(path).name}: {names}")
-        self.statusBar().showMessage(f"loaded {len(methods)} method(s)", 5000)
+        self.widget.say(f"methods loaded from {Path(path).name}: {names}")
         return methods
 
     def unload_methods(self) -> None:
@@ -128,7 +127,7 @@ class MainWindow(QtWidgets.QMainWindow):
         except Exception as error:  # e.g. nbformat missing, a model that came from no file
             self.widget.report_error(f"cannot write the notebook: {error}", "Export failed")
             return False
-        self.widget.log_message(f"notebook written to {path}")
+        self.widget.say(f"notebook written to {path}")
         return True
 
     def closeEvent(self, event):

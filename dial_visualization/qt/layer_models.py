@@ -211,6 +211,12 @@ class LayerTreeModel(QtCore.QAbstractItemModel):
         whole = item.kind in ("kernel", "output", "prediction")
         return Target(item.node_type, item.layer, None if whole else item.index)
 
+    def node_children(self, index: QtCore.QModelIndex) -> list[QtCore.QModelIndex]:
+        """A layer row's own nodes (its kernel and output), as column-0 indexes."""
+        item = self.item(index)
+        return [self.createIndex(child.row, 0, child) for child in item.children
+                if child.kind in ("kernel", "output")]
+
     def methods(self, index: QtCore.QModelIndex) -> list:
         """The registered methods this node offers (queried live: later plugins appear)."""
         node_type = self.item(index).node_type
@@ -219,14 +225,15 @@ class LayerTreeModel(QtCore.QAbstractItemModel):
         return self._registry.for_node_type(node_type)
 
     def method_id(self, index: QtCore.QModelIndex) -> str | None:
-        """The chosen method: the node's own, else its group's, else the first offered."""
+        """The chosen method: the node's own, else its group's, else the node type's
+        default (for a class: an explanation, not the scores)."""
         offered = [a.id for a in self.methods(index)]
         item = self.item(index)
         while item is not None and item.kind != "root":
             if item.method_id in offered:
                 return item.method_id
             item = item.parent
-        return offered[0] if offered else None
+        return self._registry.default_method(self.item(index).node_type).id if offered else None
 
     def index_for(self, target: Target) -> QtCore.QModelIndex:
         """The index of ``target``'s node (fetching lazy children as needed), or invalid."""

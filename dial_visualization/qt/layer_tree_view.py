@@ -1,4 +1,6 @@
-"""The layer tree view: drag nodes onto the canvas; double-click or Enter runs them."""
+"""The layer tree view: drag nodes onto the canvas; double-click or Enter runs them; F2 opens
+the method of the current node, and a right-click offers "Run <method>" for each method that
+applies (on a layer row: those of its output and kernels)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ class LayerTreeView(QtWidgets.QTreeView):
 
     #: The column-0 indexes of the nodes to run.
     run_requested = QtCore.Signal(list)
+    #: (column-0 indexes, method id): run that method on those nodes (the context menu).
+    run_method_requested = QtCore.Signal(list, str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -50,7 +54,55 @@ class LayerTreeView(QtWidgets.QTreeView):
             self._request(self.selected_nodes())
             event.accept()
             return
+        if event.key() == Key.Key_F2 and not editing and self.currentIndex().isValid():
+            self.edit_method(self.currentIndex())
+            event.accept()
+            return
         super().keyPressEvent(event)
+
+    def edit_method(self, index) -> None:
+        """Open the method chooser of ``index``'s row (its Method cell)."""
+        cell = index.siblingAtColumn(1)
+        if self.model().methods(cell):
+            self.setCurrentIndex(cell)
+            self.edit(cell)
+
+    def node_menu(self, index) -> QtWidgets.QMenu | None:
+        """The right-click menu of ``index``: "Run <method>" for each method of the node (on
+        a layer row, of its output and kernel nodes); None where there is none."""
+        model = self.model()
+        index = index.siblingAtColumn(0)
+        nodes = [index] if model.target(index) is not None else model.node_children(index)
+        menu = QtWidgets.QMenu(self)
+        for node in nodes:
+            methods = model.methods(node)
+            if len(nodes) > 1 and methods:
+                menu.addSection(model.data(node))
+            for method in methods:
+                action = menu.addAction(f"Run {method.name}")
+                action.setToolTip(method.description)
+                action.triggered.connect(
+                    lambda *_, node=node, method_id=method.id: self._run_from_menu(node, method_id))
+        if model.target(index) is not None and model.methods(index):
+            menu.addSeparator()
+            menu.addAction("Choose the method… (F2)").triggered.connect(
+                lambda *_: self.edit_method(index))
+        return menu if menu.actions() else None
+
+    def contextMenuEvent(self, event):
+        index = self.indexAt(event.pos())
+        menu = self.node_menu(index) if index.isValid() else None
+        if menu is not None:
+            run = getattr(menu, "exec", None) or menu.exec_  # PySide2 has exec_ only
+            run(event.globalPos())
+
+    def _run_from_menu(self, node, method_id: str) -> None:
+        """The selected nodes of the clicked node's type, or the clicked node alone."""
+        model = self.model()
+        node_type = model.target(node).node_type
+        selected = [i for i in self.selected_nodes()
+                    if model.target(i) is not None and model.target(i).node_type == node_type]
+        self.run_method_requested.emit(selected if node in selected else [node], method_id)
 
     def _request(self, indexes: list) -> None:
         model = self.model()

@@ -20,6 +20,11 @@ class MessagesMixin:
         stamp = time.strftime("%H:%M:%S")
         self.log_view.appendPlainText(f"{stamp}  {message}")
 
+    def say(self, message: str) -> None:
+        """What an action did, in the status bar and the log."""
+        self.log_message(message)
+        self.status_bar.showMessage(message, 8000)
+
     def report_error(self, message: str, title: str = "Error") -> None:
         """Log, status bar and (when dialogs are on) a non-modal message box."""
         self.log_message(f"ERROR: {message}")

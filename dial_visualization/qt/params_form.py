@@ -52,6 +52,7 @@ class ParamsForm(QtWidgets.QWidget):
         self._method: Method | None = None
         self._editors: dict[str, QtWidgets.QWidget] = {}
         self._memory = ParameterMemory()
+        self._layers: list[tuple[str, bool]] = []  # (path, spatial) of the model's layers
         self._layout = QtWidgets.QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(
@@ -66,6 +67,13 @@ class ParamsForm(QtWidgets.QWidget):
     def set_memory(self, memory: ParameterMemory) -> None:
         """Remember values in ``memory`` (the workspace's, which forgets them with the model)."""
         self._memory = memory
+        self.set_method(self._method)
+
+    def set_layers(self, tree) -> None:
+        """The layers a ``layer`` parameter offers: the model's (a LayerTree; None: none)."""
+        self._layers = [] if tree is None else [
+            (node.path, node.is_spatial) for node in tree.walk()
+            if not node.children and node.type != "InputLayer"]
         self.set_method(self._method)
 
     def editor(self, name: str) -> QtWidgets.QWidget:
@@ -142,6 +150,13 @@ class ParamsForm(QtWidgets.QWidget):
         elif parameter.kind == "bool":
             editor = QtWidgets.QCheckBox()
             editor.toggled.connect(self._edited)
+        elif parameter.kind == "layer":  # the model's layers (spatial ones where asked)
+            editor = QtWidgets.QComboBox()
+            editor.addItem("automatic", "")
+            for path, spatial in self._layers:
+                if spatial or not parameter.spatial:
+                    editor.addItem(path, path)
+            editor.currentIndexChanged.connect(self._edited)
         else:
             editor = QtWidgets.QLineEdit()
             editor.setPlaceholderText("(empty)")
@@ -157,6 +172,8 @@ class ParamsForm(QtWidgets.QWidget):
             return parameter.choices[editor.currentData()]
         if parameter.kind == "bool":
             return editor.isChecked()
+        if parameter.kind == "layer":
+            return editor.currentData()
         return editor.text()
 
     def _fill(self, values: dict[str, Any]) -> None:
@@ -174,6 +191,10 @@ class ParamsForm(QtWidgets.QWidget):
                 editor.setCurrentIndex(list(parameter.choices).index(value))
             elif parameter.kind == "bool":
                 editor.setChecked(bool(value))
+            elif parameter.kind == "layer":
+                if editor.findData(value) < 0:  # a layer this model does not list
+                    editor.addItem(value, value)
+                editor.setCurrentIndex(editor.findData(value))
             else:
                 editor.setText(str(value))
             editor.blockSignals(False)

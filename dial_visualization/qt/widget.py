@@ -14,28 +14,24 @@ message box; the widget stays usable.
 from __future__ import annotations
 
 import importlib.resources
-import time
 from pathlib import Path
-from typing import Any
 
-from qtpy import QtCore, QtWidgets
+from qtpy import QtCore, QtGui, QtWidgets
 from qtpy.uic import loadUi
 
-from ..core.context import NodeType, Target
-from ..core.errors import DialVisualizationError
-from ..core.explain import RunRequest
 from ..core.images import InputImage
 from ..core.preprocessing import Preprocessing
-from ..core.registry import HandlerConfiguration, Method
-from ..core.result import Result
-from ..core.session import RunRecord, Session
+from ..core.registry import HandlerConfiguration
+from ..core.session import Session
 from ..core.workspace import Workspace
 from .file_actions import FileActionsMixin
 from .layer_models import LayerTableModel, LayerTreeModel
 from .messages import MessagesMixin
-from .run_rows import RunRows
+from .method_picker import MethodPicker
+from .run_actions import RunActionsMixin
+from .run_rows import RunIndicator, RunRows
 from .summary import SummaryView
-from .worker import RunJob, RunQueue, TaskJob
+from .worker import RunQueue
 
 
 def _ui_file(name: str) -> Path:
@@ -50,16 +46,7 @@ def _ui_file(name: str) -> Path:
 UI_FILE = _ui_file("ConvVisualizer.ui")
 
 
-def key_params(method: Method | None, params: dict[str, Any]) -> str:
-    """``name=value`` for the parameters that differ from the declared defaults."""
-    if method is None:
-        return ""
-    changed = [f"{p.name}={params[p.name]}" for p in method.parameters
-               if p.name in params and params[p.name] != p.default]
-    return ", ".join(changed)
-
-
-class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget):
+class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, QtWidgets.QWidget):
     """The convolutional-network visualisation widget (see the module docstring)."""
 
     model_changed = QtCore.Signal(object)
@@ -82,6 +69,8 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         self._queue = RunQueue(self)
         self._queue.busy_changed.connect(self.busy_changed)
         self._run_rows = RunRows(self.runs_group)
+        self._run_indicator = RunIndicator(self.status_bar, self._queue)
+        self._cleared: list = []  # the tiles of the last cleared canvas (Ctrl+Z)
         self._tree_model = LayerTreeModel(registry=self.registry, parent=self)
         self._table_model = LayerTableModel(parent=self)
         self.layer_table.setModel(self._table_model)
@@ -89,6 +78,7 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         self.layer_table.horizontalHeader().setStretchLastSection(True)
         self.layer_tree.setModel(self._tree_model)
         self.summary = SummaryView(self, self.workspace)
+        self.method_picker = MethodPicker(self.method_combo, self.layer_tree)
         self.params_form.set_memory(self.workspace.parameters)
         self.summary_top_splitter.setSizes([720, 480])
         self.summary_splitter.setSizes([560, 160])
@@ -170,70 +160,12 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         """Check and remember parameter values for a method (used by later runs)."""
         return self.params_form.remember(self.registry.get(method_id), params)
 
-    # ================================================================== runs
-
-    def run_method(self, method_id: str, target: Target,
-                   params: dict | None = None) -> RunJob | None:
-        """Queue a run; ``params`` None uses the values remembered for the method, a dict
-        is taken over the declared defaults. Returns the queued job (None if refused)."""
-        return self.run_record(RunRecord(method_id, target, params or {}), params is None)
-
-    def run_record(self, record: RunRecord, remembered: bool = True) -> RunJob | None:
-        """Queue a saved, dropped or picked run (no method: the node's first; no parameters
-        and ``remembered``: the values remembered for the method)."""
-        try:
-            if not remembered and record.method is not None:
-                checked = self.workspace.request(record.method, record.target, record.params)
-            else:
-                checked = self.workspace.request_record(record)
-        except DialVisualizationError as error:
-            self.report_error(str(error), "Cannot run")
-            self.run_failed.emit(str(error))
-            return None
-        return self._submit(checked)
-
-    def _submit(self, checked: RunRequest) -> RunJob:
-        job = RunJob(checked, self.workspace.context())
-        generation = self._generation
-        job.finished.connect(lambda result: self._run_finished(job, generation, result))
-        job.failed.connect(lambda message: self._run_failed(job, generation, message))
-        job.cancelled.connect(lambda: self.log_message(f"cancelled: {job.description}"))
-        self._run_rows.add(job)
-        self._queue.submit(job)
-        self.status_bar.showMessage(f"queued {job.description}", 5000)
-        return job
-
-    def results(self) -> list[Result]:
-        """The results on the canvas, in tile order."""
-        return self.canvas.results()
-
-    def clear_canvas(self) -> None:
-        self.canvas.clear()
-
-    def jobs(self) -> list[RunJob]:
-        """Runs queued or running, oldest first."""
-        return self._queue.jobs()
-
-    def run_row(self, job: RunJob) -> QtWidgets.QWidget | None:
-        """The progress row of a queued or running job (its progress_bar, cancel_button)."""
-        return self._run_rows.row(job)
-
-    def wait_until_idle(self, timeout_s: float = 120.0) -> bool:
-        """Process events until every queued run has ended (for scripts and the app)."""
-        deadline = time.monotonic() + timeout_s
-        app = QtWidgets.QApplication.instance()
-        while self._queue.busy() and time.monotonic() < deadline:
-            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.005)
-        app.processEvents()
-        return not self._queue.busy()
-
     def export_canvas(self, path) -> bool:
         """Save the canvas (all tiles as laid out) as a PNG."""
         if not self.canvas.export_png(path):
             self.report_error(f"could not write {path}")
             return False
-        self.log_message(f"canvas exported to {path}")
+        self.say(f"canvas exported to {path}")
         return True
 
     def shutdown(self) -> None:
@@ -255,6 +187,10 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         self.open_labels_button.clicked.connect(self.open_labels_dialog)
         self.export_canvas_button.clicked.connect(self.export_canvas_dialog)
         self.clear_canvas_button.clicked.connect(self.clear_canvas)
+        self.compare_button.clicked.connect(self.compare_methods)
+        self.undo_shortcut = QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Z"), self)
+        self.undo_shortcut.activated.connect(self.undo_clear)
+        self.layer_tree.run_method_requested.connect(self._run_indexes)
         self.run_button.clicked.connect(lambda: self._run_indexes(self.layer_tree.selected_nodes()))
         self.columns_spin.valueChanged.connect(self.canvas.set_columns)
         self.preprocessing_combo.activated.connect(self._preprocessing_chosen)
@@ -266,14 +202,14 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         self.canvas.files_dropped.connect(self.open_files)
         self.params_form.values_changed.connect(
             lambda method_id, values: self.status_bar.showMessage(
-                f"{method_id}: {key_params(self.registry.get(method_id), values)}"
+                f"{method_id}: {self.registry.get(method_id).changed_params(values)}"
                 " (remembered)", 4000))
 
     def _show_model(self, model) -> None:
         """A new document: runs of the old one are cancelled and its tiles cleared."""
         self._generation += 1
         self._queue.cancel_all()
-        self.canvas.clear()
+        self.clear_canvas()
         self._set_tree_models()
         if model is None:
             self.log_message("model cleared")
@@ -308,6 +244,7 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         self.layer_tree.selectionModel().currentChanged.connect(self._current_node_changed)
         self._tree_model.dataChanged.connect(
             lambda *_: self._current_node_changed(self.layer_tree.currentIndex()))
+        self.params_form.set_layers(workspace.tree)
         self.params_form.set_method(None)
         self.method_label.setText("No method selected")
         if workspace.class_count():  # the classes are where most people start
@@ -331,73 +268,8 @@ class ConvVisualizationWidget(FileActionsMixin, MessagesMixin, QtWidgets.QWidget
         if name is not None:
             self.set_preprocessing(name)
 
-    def _rank_classes(self) -> None:
-        """Sort the Prediction node's classes by score: the predictions method, on the worker."""
-        self._tree_model.set_scores(None)
-        if self.workspace.image is None or "predictions" not in self.registry.all():
-            return
-        checked = self.workspace.request("predictions", Target(NodeType.PREDICTION), {})
-        job = RunJob(checked, self.workspace.context(), description="ranking classes")
-        generation, tree_model = self._generation, self._tree_model
-        job.finished.connect(lambda result: self._ranked(generation, tree_model, result))
-        job.failed.connect(lambda message: self.log_message(f"class ranking failed: {message}"))
-        self._queue.submit(job)
-
-    def _ranked(self, generation: int, tree_model: LayerTreeModel, result: Result) -> None:
-        if generation != self._generation or tree_model is not self._tree_model:
-            return
-        tree_model.set_scores(result.data)
-        best, labels = result.info["ranking"][0], self.workspace.labels
-        name = labels[best] if labels and best < len(labels) else best
-        self.log_message(f"top prediction: {name} ({result.data[best]:.3f})")
-
-    def _check_preprocessing(self) -> None:
-        """Compare the presets on the image (on the worker); a preset that looks wrong is
-        said in the summary, the status bar and the log, never switched."""
-        image, check = self.workspace.image, self.workspace.check_preprocessing
-        job = TaskJob(lambda progress, should_stop: check(), "checking the preprocessing")
-        generation = self._generation
-        job.finished.connect(lambda advice: self._preprocessing_checked(generation, image, advice))
-        job.failed.connect(lambda message: self.log_message(
-            f"preprocessing check failed: {message}"))
-        self._queue.submit(job)
-
-    def _preprocessing_checked(self, generation: int, image, advice) -> None:
-        if (generation != self._generation or image is not self.workspace.image
-                or not advice.message):
-            return
-        message = f"Warning: {advice.message}"
-        self.summary.show_warning(message)
-        self.status_bar.showMessage(message, 30000)
-        self.log_message(message)
-
-    def _run_indexes(self, indexes: list) -> None:
-        model = self._tree_model
-        self._run_nodes([(model.target(i), model.method_id(i)) for i in indexes
-                         if model.target(i) is not None])
-
-    def _run_nodes(self, nodes: list) -> None:
-        for target, method_id in nodes:
-            self.run_record(RunRecord(method_id, target))
-
-    def _run_finished(self, job: RunJob, generation: int, result: Result) -> None:
-        if generation != self._generation:
-            return
-        details = key_params(job.request.method, job.params)
-        title = result.title + (f" · {details}" if details else "")
-        # the node as run: a class picked as the top one is recorded by its index
-        self.canvas.add_result(result, RunRecord(job.method_id, result.target, job.params), title)
-        self.log_message(f"done: {title}")
-        self.status_bar.showMessage(f"done: {title}", 5000)
-        self.result_added.emit(result)
-
-    def _run_failed(self, job: RunJob, generation: int, message: str) -> None:
-        if generation != self._generation:
-            return
-        self.report_error(f"{job.description}: {message}", "Run failed")
-        self.run_failed.emit(message)
-
     def _current_node_changed(self, index) -> None:
+        self.method_picker.refresh()
         method_id = self._tree_model.method_id(index) if index.isValid() else None
         method = self.registry.all().get(method_id) if method_id else None
         if method is self.params_form.method():

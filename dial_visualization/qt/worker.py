@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 from qtpy import QtCore
 
@@ -61,11 +62,28 @@ class Job(QtCore.QObject):
         self.state = "queued"
         self._stop = threading.Event()
         self._reported = -1.0
+        #: When the work started (``time.monotonic()``), None while queued.
+        self.started_at: float | None = None
 
     @property
     def name(self) -> str:
         """What the work is called in a message about an unexpected failure."""
         return self.description
+
+    @property
+    def fraction(self) -> float:
+        """The work done, as last reported (0 before any report)."""
+        return max(self._reported, 0.0)
+
+    def remaining_s(self) -> float | None:
+        """Seconds left at the pace so far; None before the pace is known (under 2 s run or
+        under 2% done)."""
+        if self.started_at is None:
+            return None
+        elapsed, done = time.monotonic() - self.started_at, self.fraction
+        if elapsed < 2.0 or done < 0.02 or done >= 1.0:
+            return None
+        return elapsed * (1.0 - done) / done
 
     def cancel(self) -> None:
         self._stop.set()
@@ -83,6 +101,7 @@ class Job(QtCore.QObject):
             self._end("cancelled")
             return
         self.state = "running"
+        self.started_at = time.monotonic()
         self.started.emit()
         try:
             outcome = self.work()

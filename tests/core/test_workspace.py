@@ -95,7 +95,7 @@ def test_requests_use_the_remembered_values_and_a_record_its_own(workspace):
                                                {"samples": 5}))
     assert saved.params["samples"] == 5
     first = workspace.request_record(RunRecord(None, Target("kernel", "conv1")))
-    assert first.method.id == workspace.registry.for_node_type(NodeType.KERNEL)[0].id
+    assert first.method.id == workspace.registry.default_method(NodeType.KERNEL).id == "weights"
 
 
 def test_the_context_and_session_say_what_the_document_holds(workspace):
