@@ -32,10 +32,18 @@ measures, in one process:
    activation-maximization (N steps)       N forward+backward at batch 1                 1.3x
    ======================================  ===========================================  ======
 
-3. Memory (when vgg16 is among ``--models``): the peak resident set size of occlusion
-   (patch 16, stride 4) and integrated gradients (256 steps) on VGG16, each in a child
-   process of its own (its ``ru_maxrss``, TensorFlow and the model included); target: under
-   4 GB.
+3. First calls (``--no-first-calls`` skips them), per model, each scenario in a fresh child
+   process: the single-pass methods (saliency, guided-backprop, grad-cam,
+   grad-cam-plus-plus) run one after the other for the top class, as when a method is
+   dropped on a prediction in the app: "cold" with nothing traced (the second method's
+   first call is the row below the first's), and after ``core.warm_up.warm_up`` (what the
+   app runs in the background when a model is loaded). Each is shown against the
+   method's steady state; target: the first tile within 1 s once warmed up.
+4. Memory: the peak resident set size of every method at its defaults on each of
+   ``--memory-models`` (VGG16, ResNet50, EfficientNetB0), each in a child process of its
+   own (its ``ru_maxrss``, TensorFlow and the model included), stopped after
+   ``--memory-batches`` batches (by then every automatic batch size was tried, the largest
+   too); target: under 4 GB.
 
 Settings per method are in ``SETTINGS`` and printed with the results (on VGG16: fewer
 steps and samples, the 64 most active Score-CAM channels and a coarser occlusion grid, to
@@ -50,15 +58,17 @@ Usage (from the repository root; the full run takes a long while on a small CPU)
     .venv/bin/python benchmarks/run.py --markdown             # tables for benchmarks/RESULTS.md
     .venv/bin/python benchmarks/run.py --models vgg16 --methods saliency,occlusion --repeats 5
 
-    # What TF_ENABLE_ONEDNN_OPTS=0 costs: the throughput tables with oneDNN off and on.
+    # What oneDNN gives: the throughput tables with oneDNN off and on (TensorFlow's and
+    # the package's default).
     TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python benchmarks/run.py --throughput-only
-    TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python benchmarks/run.py --throughput-only
+    .venv/bin/python benchmarks/run.py --throughput-only
 
-The script never sets ``TF_ENABLE_ONEDNN_OPTS`` itself: ``import dial_visualization`` (done
-before TensorFlow is imported) only fills it in with 0 when it is unset, so a value given in
-the environment is the one measured. Options:
+The script never sets ``TF_ENABLE_ONEDNN_OPTS`` itself, and neither does the package: unset,
+TensorFlow runs with oneDNN on; a value given in the environment is the one measured.
+Options:
 
-``--models``           comma list of mobilenetv2, vgg16, demo (default: all three)
+``--models``           comma list of mobilenetv2, vgg16, demo, resnet50, efficientnetb0
+                       (default: the first three)
 ``--methods``          comma list of method ids (default: every benchmarked method);
                        methods not registered are skipped with a note
 ``--repeats``          warm runs per method, and timings per throughput point (default 3)
@@ -67,14 +77,20 @@ the environment is the one measured. Options:
 ``--throughput-only``  only the machine and throughput tables
 ``--markdown``         print the tables as Markdown
 ``--device``           auto, cpu or gpu (as in the API; default auto)
-``--memory-batches``   stop each memory run after N batches (0: run to the end; quick: 3)
+``--memory-models``    models of the memory rows (default vgg16,resnet50,efficientnetb0;
+                       empty: no memory rows)
+``--memory-batches``   stop each memory run after N batches (0: run to the end; default 10,
+                       quick: 3)
+``--no-first-calls``   skip the first-call tables
+
+The comparison with other libraries is ``benchmarks/peers.py``.
 
 Progress goes to stderr, the tables to stdout.
 """
 
 from __future__ import annotations
 
-import dial_visualization as dv  # noqa: I001 -- first: sets TF_ENABLE_ONEDNN_OPTS=0 if unset
+import dial_visualization as dv  # noqa: I001 -- first, before TensorFlow
 
 import argparse
 import gc
@@ -101,6 +117,7 @@ from dial_visualization.core.tf_environment import VARIABLE, onednn_enabled
 
 FULL_SIZE, QUICK_SIZE = 224, 96
 MODELS = ("mobilenetv2", "vgg16", "demo")
+ALL_MODELS = MODELS + ("resnet50", "efficientnetb0")
 SINGLE_PASS = ("saliency", "guided-backprop", "grad-cam", "grad-cam-plus-plus")
 METHODS = ("saliency", "guided-backprop", "integrated-gradients", "smoothgrad", "grad-cam",
            "grad-cam-plus-plus", "score-cam", "occlusion", "activation-maximization")
@@ -123,8 +140,10 @@ SETTINGS = {
 TUNED = {"integrated-gradients": True, "smoothgrad": True, "occlusion": False,
          "score-cam": False}
 MAX_TUNING_RUNS = 20
-MEMORY_RUNS = {"occlusion": {"patch": 16, "stride": 4}, "integrated-gradients": {"steps": 256}}
+#: Memory: every method at its defaults, on each of these models, each in a child process.
+MEMORY_MODELS = ("vgg16", "resnet50", "efficientnetb0")
 MEMORY_LIMIT_BYTES = 4e9
+FIRST_TILE_SECONDS = 1.0
 IMAGE_SEED = 0
 SHORT_BOUND_SECONDS = 0.05
 MIN_TIMING_SECONDS = 0.25  # throughput: calls are looped until one timing lasts this long
@@ -197,6 +216,10 @@ def build_model(name: str, size: int):
         return keras.applications.MobileNetV2(weights=None, input_shape=(size, size, 3))
     if name == "vgg16":
         return keras.applications.VGG16(weights=None, input_shape=(size, size, 3))
+    if name == "resnet50":
+        return keras.applications.ResNet50(weights=None, input_shape=(size, size, 3))
+    if name == "efficientnetb0":
+        return keras.applications.EfficientNetB0(weights=None, input_shape=(size, size, 3))
     path = dv.demo_paths()["model"]
     return dv.load_model(path) if path.is_file() else None
 
@@ -433,9 +456,9 @@ def resident_bytes() -> int:
     return int(line.split()[1]) * 1024
 
 
-def memory_child(method: str, args) -> None:
-    """Run one memory case on VGG16; print a JSON line with the peak resident set size."""
-    model = build_model("vgg16", args.size)
+def memory_child(model_name: str, method: str, args) -> None:
+    """Run one memory case; print a JSON line with the peak resident set size."""
+    model = build_model(model_name, args.size)
     context, target = setup(model, args.device)
     before = resident_bytes()
     polls = 0
@@ -447,7 +470,7 @@ def memory_child(method: str, args) -> None:
 
     start = time.perf_counter()
     try:
-        explain.run(method, context, target, MEMORY_RUNS[method], should_stop=should_stop)
+        explain.run(method, context, target, {}, should_stop=should_stop)
         completed = True
     except Cancelled:
         completed = False
@@ -456,20 +479,73 @@ def memory_child(method: str, args) -> None:
         "seconds": time.perf_counter() - start, "completed": completed}))
 
 
-def memory_row(method: str, args) -> list[str]:
-    command = [sys.executable, os.path.abspath(__file__), "--memory-child", method,
-               "--size", str(args.size), "--memory-batches", str(args.memory_batches),
-               "--device", args.device]
-    log(f"  memory: {method} (child process)")
+def memory_row(model_name: str, method: str, args) -> list[str]:
+    command = [sys.executable, os.path.abspath(__file__), "--memory-child",
+               f"{model_name}:{method}", "--size", str(args.size), "--memory-batches",
+               str(args.memory_batches), "--device", args.device]
+    log(f"  memory: {model_name} {method} (child process)")
     done = subprocess.run(command, capture_output=True, text=True)
-    settings = settings_text(MEMORY_RUNS[method])
     if done.returncode:
         tail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        return [method, settings, "-", "-", "-", f"failed: {tail[0][:200]}", "MISS"]
+        return [model_name, method, "-", "-", "-", f"failed: {tail[0][:200]}", "MISS"]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     ran = "all" if report["completed"] else f"first {args.memory_batches} batches"
-    return [method, settings, ran, f"{report['before'] / 1e9:.2f}", f"{report['peak'] / 1e9:.2f}",
-            f"{report['seconds']:.1f}", "PASS" if report["peak"] < MEMORY_LIMIT_BYTES else "MISS"]
+    return [model_name, method, ran, f"{report['before'] / 1e9:.2f}",
+            f"{report['peak'] / 1e9:.2f}", f"{report['seconds']:.1f}",
+            "PASS" if report["peak"] < MEMORY_LIMIT_BYTES else "MISS"]
+
+
+# --------------------------------------------------------------------------- first calls
+
+def first_call_child(model_name: str, scenario: str, args) -> None:
+    """In a fresh process: the single-pass methods' first calls one after the other (the
+    class found by a forward pass, as when a method is dropped on a prediction), after
+    :func:`warm_up` when ``scenario`` is "warm"; then their steady state. One JSON line."""
+    from dial_visualization.core.warm_up import warm_up
+
+    model = build_model(model_name, args.size)
+    pixels = np.random.default_rng(IMAGE_SEED).integers(0, 256, (FULL_SIZE, FULL_SIZE, 3),
+                                                        dtype=np.uint8)
+    context = Context(model=model, image=dv.load_image(pixels, model), device=args.device)
+    top = Target(NodeType.PREDICTION, None, None)
+    report = {"warm_up": None, "first": {}, "steady": {}}
+    if scenario == "warm":
+        report["warm_up"] = warm_up(model, context.image.array.shape, device=args.device).total
+    for method in SINGLE_PASS:
+        report["first"][method] = timed_run(method, context, top, {})[1]
+    for method in SINGLE_PASS:
+        report["steady"][method] = statistics.median(
+            timed_run(method, context, top, {})[1] for _ in range(max(3, args.repeats)))
+    print(json.dumps(report))
+
+
+def first_call_rows(model_name: str, args) -> tuple[list[list[str]], list[str]]:
+    reports = {}
+    for scenario in ("cold", "warm"):
+        command = [sys.executable, os.path.abspath(__file__), "--first-call-child",
+                   f"{model_name}:{scenario}", "--size", str(args.size), "--device",
+                   args.device, "--repeats", str(args.repeats)]
+        log(f"  first calls: {model_name}, {scenario} (child process)")
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            tail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+            return [], [f"first calls ({scenario}) failed: {tail[0][:200]}"]
+        reports[scenario] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = []
+    for position, method in enumerate(SINGLE_PASS):
+        steady = reports["warm"]["steady"][method]
+        cold, warm = reports["cold"]["first"][method], reports["warm"]["first"][method]
+        rows.append([method, "first" if position == 0 else f"#{position + 1}",
+                     seconds_text(cold), f"{cold / steady:.1f}x", seconds_text(warm),
+                     f"{warm / steady:.1f}x", seconds_text(steady),
+                     "PASS" if warm <= FIRST_TILE_SECONDS else "MISS"])
+    notes = [f"warm-up (core.warm_up.warm_up, before the first method): "
+             f"{reports['warm']['warm_up']:.2f} s",
+             "cold: a fresh process, the methods run one after the other in this order, each "
+             "for the top class (found by a forward pass); a later method reuses what an "
+             "earlier one traced (Grad-CAM++ Grad-CAM's function)",
+             f"target: the first tile within {FIRST_TILE_SECONDS:g} s once warmed up"]
+    return rows, notes
 
 
 # --------------------------------------------------------------------------- main
@@ -494,11 +570,18 @@ def parse_arguments(argv=None):
     parser.add_argument("--markdown", action="store_true", help="tables as Markdown")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     parser.add_argument("--memory-batches", type=int,
-                        help="stop memory runs after N batches (default: 0 = all; quick: 3)")
-    parser.add_argument("--memory-child", choices=sorted(MEMORY_RUNS), help=argparse.SUPPRESS)
+                        help="stop memory runs after N batches (0: all; default 10, quick 3)")
+    parser.add_argument("--memory-models", default=",".join(MEMORY_MODELS),
+                        help="comma list of models for the memory rows (default: "
+                             f"{','.join(MEMORY_MODELS)}; empty: none)")
+    parser.add_argument("--no-first-calls", action="store_true",
+                        help="skip the first-call table (two child processes per model)")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--first-call-child", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.models = names(args.models, MODELS)
+    args.models = names(args.models, ALL_MODELS)
+    args.memory_models = names(args.memory_models, ALL_MODELS)
     args.methods = names(args.methods, METHODS)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -506,14 +589,17 @@ def parse_arguments(argv=None):
                                                               else "1,4,8,16,32")).split(",")]
     args.size = args.size or (QUICK_SIZE if args.quick else FULL_SIZE)
     if args.memory_batches is None:
-        args.memory_batches = 3 if args.quick else 0
+        args.memory_batches = 3 if args.quick else 10
     return args
 
 
 def main(argv=None) -> None:
     args = parse_arguments(argv)
     if args.memory_child:
-        memory_child(args.memory_child, args)
+        memory_child(*args.memory_child.split(":"), args)
+        return
+    if args.first_call_child:
+        first_call_child(*args.first_call_child.split(":"), args)
         return
     print_table("Machine", ["item", "value"], machine_rows(args.device), args.markdown)
     for model_name in args.models:
@@ -536,20 +622,23 @@ def main(argv=None) -> None:
                          f"median of {args.repeats}",
                          "bound", "bound is", "ratio", "target", "result"],
                         rows, args.markdown, notes)
+            if not args.no_first_calls and any(m in args.methods for m in SINGLE_PASS):
+                rows, notes = first_call_rows(model_name, args)
+                print_table(f"First calls, {model_name} {shape} (seconds; against the steady "
+                            "state)", ["method", "order", "cold first call", "/ steady",
+                                       "first call after warm-up", "/ steady", "steady",
+                                       "result"], rows, args.markdown, notes)
         del model, context
         keras.backend.clear_session()
         gc.collect()
-    memory_methods = [m for m in MEMORY_RUNS if m in args.methods]
-    if args.throughput_only or not memory_methods:
+    if args.throughput_only or not args.memory_models:
         return
-    if "vgg16" not in args.models:
-        print("\nMemory: skipped (it is measured on vgg16, which is not in --models)")
-        return
-    rows = [memory_row(method, args) for method in memory_methods]
-    print_table(f"Peak resident memory, VGG16 {args.size}x{args.size}x3 (GB, one child process "
-                "each, TensorFlow and the model included; target < 4 GB)",
-                ["method", "settings", "ran", "before the run", "peak", "seconds", "result"],
-                rows, args.markdown)
+    rows = [memory_row(model_name, method, args) for model_name in args.memory_models
+            for method in args.methods]
+    print_table(f"Peak resident memory, every method at its defaults, {args.size}x{args.size}x3 "
+                "(GB, one child process each, TensorFlow and the model included; target "
+                "< 4 GB)", ["model", "method", "ran", "before the run", "peak", "seconds",
+                            "result"], rows, args.markdown)
 
 
 if __name__ == "__main__":

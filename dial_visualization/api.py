@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .core.batch_explain import is_many
 from .core.explain import execute, request
 from .core.images import MAX_SIDE, InputImage
 from .core.images import load_image as _load_image
@@ -16,8 +17,8 @@ from .core.registry import Method, HandlerConfiguration
 from .core.result import Result
 from .core.workspace import Workspace
 
-__all__ = ["PreprocessingWarning", "available_methods", "explain", "load_image", "load_labels",
-           "load_model"]
+__all__ = ["PreprocessingWarning", "available_methods", "available_metrics", "evaluate",
+           "explain", "load_image", "load_labels", "load_model"]
 
 
 def load_image(source, model, preprocessing=None, max_side: int = MAX_SIDE) -> InputImage:
@@ -47,8 +48,12 @@ def available_methods() -> dict[str, Method]:
 def explain(model, image, method: str, *, layer: str | None = None, target: int | None = None,
             node_type: str | None = None, labels: list[str] | str | Path | None = None,
             output_index: int = 0, device: str = "auto", preprocessing=None,
-            progress=None, should_stop=None, **params: Any) -> Result:
-    """Run ``method`` and return its :class:`Result`.
+            progress=None, should_stop=None, **params: Any) -> Result | list[Result]:
+    """Run ``method`` and return its :class:`Result`; on many images (a list of paths,
+    arrays or loaded images, a folder, an (N, H, W, C) array) a list of one result per
+    image, each equal to that image's own result (see ``core.batch_explain``: images are
+    read a batch at a time, and saliency, guided backprop, Grad-CAM and Grad-CAM++ run a
+    whole batch per model call; an image that cannot be read or explained raises, named).
 
     ``target`` is a class index (predictions) or a channel/filter index (``layer`` given);
     ``layer`` names the layer: the one whose output or kernels are shown, or for a class
@@ -57,11 +62,29 @@ def explain(model, image, method: str, *, layer: str | None = None, target: int 
     keyword is a parameter of the method, checked against its declaration. ``labels`` must
     name every class of the explained output. Everything is checked before any work starts.
     """
-    workspace = Workspace(HandlerConfiguration.default())
-    workspace.set_model(load_model(model))
+    workspace = _workspace(model)
     checked = request(method, workspace.model, params=params, layer=layer, index=target,
                       node_type=node_type, output_index=output_index,
                       registry=workspace.registry)
+    if is_many(image):
+        _complete(workspace, output_index, device, labels)
+        return _explain_many(checked, workspace.context(), image, preprocessing, progress,
+                             should_stop)
+    _complete(workspace, output_index, device, labels, image, preprocessing)
+    return execute(checked, workspace.context(), progress, should_stop)
+
+
+def _workspace(model) -> Workspace:
+    """A document on ``model`` (a path or a loaded model), with the shared registry."""
+    workspace = Workspace(HandlerConfiguration.default())
+    workspace.set_model(load_model(model))
+    return workspace
+
+
+def _complete(workspace: Workspace, output_index: int, device: str, labels, image=None,
+              preprocessing=None) -> None:
+    """The rest of the document, once the run is checked: output, device, labels (a list
+    or a file) and the image (loaded for the model unless it is an InputImage)."""
     workspace.set_output_index(output_index)
     workspace.set_device(device)
     source = str(labels) if isinstance(labels, (str, Path)) else ""
@@ -69,5 +92,77 @@ def explain(model, image, method: str, *, layer: str | None = None, target: int 
     if image is not None and not isinstance(image, InputImage):
         image = load_image(image, workspace.model, preprocessing)
     workspace.set_image(image)
-    return execute(checked, workspace.context(), progress, should_stop)
 
+
+def _explain_many(checked, context, images, preprocessing, progress, should_stop
+                  ) -> list[Result]:
+    """One result per image of ``images``; the preprocessing is checked on the first
+    image (a wrong one is wrong for all)."""
+    from .core.batch_explain import ImageOutcome, explain_images, image_loader, image_sources
+    results = []
+    for outcome in explain_images([checked], context, image_sources(images),
+                                  image_loader(context, preprocessing), progress=progress,
+                                  should_stop=should_stop):
+        outcome: ImageOutcome
+        if outcome.error is not None:
+            raise type(outcome.exception)(f"{outcome.name}: {outcome.error}")
+        if not results:
+            _warn_on_preprocessing(context, outcome.image)
+        results.append(outcome.results[0])
+    return results
+
+
+def _warn_on_preprocessing(context, image: InputImage) -> None:
+    chosen = Preprocessing(image.preprocessing, image.preprocess, image.preprocessing_reason)
+    advice = compare_presets(context.model, image.resized, chosen,
+                             output_index=context.output_index, device=context.device)
+    if advice.message:
+        warnings.warn(f"{image.name}: {advice.message}", PreprocessingWarning, stacklevel=3)
+
+
+def evaluate(model, image, method, metric: str, *, layer: str | None = None,
+             target: int | None = None, labels: list[str] | str | Path | None = None,
+             output_index: int = 0, device: str = "auto", preprocessing=None,
+             method_params: dict[str, Any] | None = None, progress=None, should_stop=None,
+             **params: Any):
+    """How far ``method``'s map of ``image`` can be trusted, by ``metric``: an
+    :class:`~dial_visualization.core.metrics.Evaluation` (its ``score``, its ``curve`` with
+    ``columns``, ``info``).
+
+    ``metric`` is ``"deletion"``, ``"insertion"``, ``"mu-fidelity"`` or
+    ``"model-randomization"`` (see ``available_metrics()``); every other keyword is a
+    parameter of the metric, ``method_params`` the method's own. ``method`` is a method id
+    (any registered one), or an (H, W) map over the input as the model sees it, judged as
+    given. ``target`` is the class explained (default: the top class); ``layer`` a class
+    activation map's layer. Everything is checked before any work starts.
+    """
+    import numpy as np
+
+    from .core.context import Target
+    from .core.errors import ParameterError
+    from .core.metrics import evaluate as run_metric
+    from .core.metrics import get_metric
+
+    chosen = get_metric(metric)
+    chosen.resolve_params(params)
+    workspace = _workspace(model)
+    checked, given = None, None
+    if isinstance(method, str):
+        checked = request(method, workspace.model, params=method_params, layer=layer,
+                          index=target, node_type="prediction", output_index=output_index,
+                          registry=workspace.registry)
+    else:
+        given = np.asarray(method)
+        if method_params or layer is not None:
+            raise ParameterError("a map given as is takes no method parameters or layer")
+    _complete(workspace, output_index, device, labels, image, preprocessing)
+    return run_metric(chosen, workspace.context(), checked, given_map=given,
+                      target=None if target is None else Target("prediction", None, target),
+                      params=params, progress=progress, should_stop=should_stop)
+
+
+def available_metrics():
+    """Every metric, by id (``dv.evaluate``'s ``metric``)."""
+    from .core.metrics import METRICS
+
+    return dict(METRICS)

@@ -1,5 +1,6 @@
-"""The command line: ``app`` (default), ``demo``, ``inspect``, ``methods``, ``explain`` and
-``graph``.
+"""The command line: ``app`` (default), ``demo``, ``inspect``, ``methods``, ``explain``,
+``evaluate``, ``predict`` and ``graph`` (``explain``, ``evaluate`` and ``predict`` live in
+their own modules).
 
 Arguments and files are checked before TensorFlow is imported, every run is checked
 against the model before any output is written, and an error a user can cause ends as one
@@ -15,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-COMMANDS = ("app", "demo", "inspect", "methods", "explain", "graph")
+COMMANDS = ("app", "demo", "inspect", "methods", "explain", "evaluate", "predict", "graph")
 #: Python keywords of the notebook API that the command line spells as options.
 _OPTIONS = ("layer", "target", "node_type", "output_index", "labels", "preprocessing", "device")
 
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                                description="Copy the built-in demo model, its labels and "
                                            "sample images into FOLDER, to try the commands on.")
     demo.add_argument("folder")
+    demo.add_argument("--dataset", type=int, default=0, metavar="N",
+                      help="also draw N new images per class into FOLDER/shapes/<class>/ "
+                           "(a labelled folder for predict)")
 
     inspect = commands.add_parser("inspect", help="print a model's layer table")
     inspect.add_argument("model", nargs="?", help="model file (default: the demo model)")
@@ -80,7 +84,14 @@ def _parser() -> argparse.ArgumentParser:
                               "input channel, before the map's reduction over channels")
     explain.add_argument("--trusted", action="store_true", help="allow code stored in the model")
     explain.add_argument("--out", required=True, help="output folder")
+    from .predict_command import add_engine_options, add_parser as add_predict_parser
 
+    add_engine_options(explain)
+    add_predict_parser(commands)
+
+    from .evaluate_command import add_parser as add_evaluate_parser
+
+    add_evaluate_parser(commands)
     return parser
 
 
@@ -93,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .core.errors import DialVisualizationError
 
+    from .evaluate_command import evaluate
     from .explain_command import explain
+    from .predict_command import predict
 
     commands = {"demo": _demo, "inspect": _inspect, "methods": _methods, "explain": explain,
-                "graph": _open_graph}
+                "evaluate": evaluate, "predict": predict, "graph": _open_graph}
     try:
         return commands[args.command](args)
     except (DialVisualizationError, UsageError) as error:
@@ -150,6 +163,12 @@ def _demo(args) -> int:
     for source in [paths["model"], paths["labels"], *paths["images"]]:
         shutil.copy2(source, folder / source.name)
     print(f"demo model, labels and {len(paths['images'])} images copied to {folder}/")
+    if args.dataset > 0:
+        from .core.demo import CLASSES, write_shapes
+
+        write_shapes(folder / "shapes", args.dataset)
+        print(f"{args.dataset} images of each of {len(CLASSES)} classes drawn in "
+              f"{folder / 'shapes'}/<class>/")
     return 0
 
 

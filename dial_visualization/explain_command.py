@@ -1,8 +1,11 @@
 """The ``explain`` command: methods over images, written as .npy and .png.
 
 The document is a :class:`~dial_visualization.core.workspace.Workspace`, as in the app: the
-model, its output, labels and preprocessing are set on it, then each image in turn. Every
-run is checked against the model before the output folder is created.
+model, its output, labels and preprocessing are set on it. Every run is checked against
+the model before the output folder is created; then the images are explained a batch at a
+time (``core.batch_explain``: read from disk batch by batch, the single-pass methods one
+model call per batch), locally or on a Ray cluster (``--engine ray``, ``ray_engine``),
+which runs the same :meth:`ExplainJob.process` in each of its actors.
 """
 
 from __future__ import annotations
@@ -92,8 +95,49 @@ def target_index(text: str | None, labels: list[str] | None) -> int | None:
                      + ("" if labels else " (no --labels given)"))
 
 
+#: Images whose preprocessing is compared with the other presets (a wrong preprocessing is
+#: wrong for every image: checking the first ones of a folder is enough, each check costs
+#: about ten forward passes).
+PRESET_CHECKED_IMAGES = 8
+
+
 def explain(args) -> int:
-    """The ``explain`` command: everything is checked before the first file is written."""
+    """The ``explain`` command: everything is checked before the first file is written;
+    an image that cannot be read or explained is reported (``error: PATH: ...``) and the
+    others are explained (exit code 2 when one failed)."""
+    model_path, labels_path, images, out = command_files(args)
+    engine = getattr(args, "engine", "local")
+    if engine == "ray":
+        from .ray_engine import require_ray
+
+        require_ray()
+
+    import_tensorflow_quietly()
+    job = ExplainJob(model=str(model_path), trusted=args.trusted,
+                     labels=str(labels_path) if labels_path else None,
+                     preprocessing=args.preprocessing, max_side=args.max_side,
+                     output_index=args.output_index, device=args.device,
+                     methods=list(dict.fromkeys(args.method)), params=args.param,
+                     layer=args.layer, target=args.target, node_type=args.node_type,
+                     channels=args.channels,
+                     names={str(path): stem for path, stem in output_names(images).items()})
+    worker = job.open()  # every check, before the output folder is made
+    out.mkdir(parents=True, exist_ok=True)
+    _explain_once(worker, out, args.channels)
+    rows = [{"position": i, "path": str(path)} for i, path in enumerate(images)]
+    if engine == "ray":
+        from .ray_engine import run as run_on_ray
+
+        items = run_on_ray(job, rows, address=args.ray_address, actors=args.ray_actors, out=out)
+    else:
+        items = job.process(worker, rows, out)
+    failed = report(items, len(rows), out, "run", runs_per_item=max(1, len(worker.per_image)))
+    return 2 if failed else 0
+
+
+def command_files(args) -> tuple[Path, Path | None, list[Path], Path]:
+    """The model, labels, images and output folder that ``explain`` and ``evaluate`` name
+    (without ``--model``: the demo's), each checked."""
     from .core.demo import demo_paths
 
     demo = demo_paths()
@@ -108,108 +152,156 @@ def explain(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
+    return model_path, labels_path, images, out
 
-    import_tensorflow_quietly()
-    from .core.explain import request
+
+def open_workspace(model, *, trusted: bool, output_index: int, device: str, max_side: int,
+                   labels=None, preprocessing=None):
+    """A workspace (with the shared registry) on the model file ``model``: its output,
+    device, size policy, class names and preprocessing, each checked."""
     from .core.registry import HandlerConfiguration
     from .core.workspace import Workspace
 
     workspace = Workspace(HandlerConfiguration.default())
-    methods = list(dict.fromkeys(args.method))
-    for method in methods:
-        workspace.registry.get(method)
-    params = method_params(args.param, methods, workspace.registry)
-    workspace.set_model(*workspace.read_model(model_path, trusted=args.trusted))
-    workspace.set_output_index(args.output_index)
-    workspace.set_device(args.device)
-    workspace.max_side = args.max_side
-    if labels_path:
-        workspace.set_labels(workspace.read_labels(labels_path), str(labels_path))
-    if args.preprocessing:
-        workspace.set_preprocessing(args.preprocessing)
-    index = target_index(args.target, workspace.labels)
-    requests = [request(method, workspace.model, params=params[method], layer=args.layer,
-                        index=index, node_type=args.node_type, output_index=args.output_index,
-                        registry=workspace.registry)
-                for method in methods]
-    out.mkdir(parents=True, exist_ok=True)
-    _run_explanations(workspace, requests, images, out, args.channels)
-    return 0
+    workspace.set_model(*workspace.read_model(model, trusted=trusted))
+    workspace.set_output_index(output_index)
+    workspace.set_device(device)
+    workspace.max_side = max_side
+    if labels:
+        workspace.set_labels(workspace.read_labels(labels), str(labels))
+    if preprocessing:
+        workspace.set_preprocessing(preprocessing)
+    return workspace
 
 
-def _run_explanations(workspace, requests, images, out: Path, channels: bool) -> None:
-    """Kernel runs once, every other run per image; a line per image, a progress bar on a
-    terminal, each result's warnings on stderr."""
+class ExplainJob:
+    """What ``explain`` does to each image, as plain data that a Ray actor receives: opened
+    once per process (model loaded, every run checked), then run on batches of images."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def open(self):
+        """(workspace, checked requests run per image, requests run once)."""
+        from .core.explain import request
+        from .core.registry import HandlerConfiguration
+
+        registry = HandlerConfiguration.default()
+        for method in self.methods:
+            registry.get(method)
+        params = method_params(self.params, self.methods, registry)
+        workspace = open_workspace(self.model, trusted=self.trusted,
+                                   output_index=self.output_index, device=self.device,
+                                   max_side=self.max_side, labels=self.labels,
+                                   preprocessing=self.preprocessing)
+        index = target_index(self.target, workspace.labels)
+        requests = [request(method, workspace.model, params=params[method], layer=self.layer,
+                            index=index, node_type=self.node_type,
+                            output_index=self.output_index, registry=workspace.registry)
+                    for method in self.methods]
+        return Worker(workspace, [r for r in requests if not r.independent_of_the_image],
+                      [r for r in requests if r.independent_of_the_image])
+
+    def process(self, worker, rows: list[dict], folder: Path):
+        """Each row's image explained, its files written in ``folder``: yields per image
+        {position, path, files, summary, warnings, error}, in order."""
+        from .core.batch_explain import explain_images
+
+        workspace = worker.workspace
+        context = workspace.context()
+        paths = [row["path"] for row in rows]
+        for row, outcome in zip(rows, explain_images(worker.per_image, context, paths,
+                                                      workspace.read_image)):
+            path = Path(row["path"])
+            item = {"position": row["position"], "path": row["path"], "files": [],
+                    "warnings": [], "summary": "", "error": None}
+            if outcome.error is not None:
+                item["error"] = for_command_line(outcome.error)
+                yield item
+                continue
+            if row["position"] < PRESET_CHECKED_IMAGES:
+                item["warnings"] += _preset_warnings(context, outcome.image, path)
+            for checked, result in zip(worker.per_image, outcome.results):
+                stem = f"{self.names[row['path']]}_{checked.method.id}"
+                files, said = _save(result, folder / stem, self.channels, f"{path.name} {stem}")
+                item["files"] += files
+                item["warnings"] += said
+            item["summary"] = (f"{path.name}: {_top_class(outcome.outputs, context.labels)}; "
+                               f"preprocessing {outcome.image.preprocessing} "
+                               f"({outcome.image.preprocessing_reason})")
+            yield item
+
+
+class Worker:
+    def __init__(self, workspace, per_image, once):
+        self.workspace, self.per_image, self.once = workspace, per_image, once
+
+
+def report(items, total: int, out: Path, unit: str, runs_per_item: int = 1) -> int:
+    """Print each item as it comes (its line, warnings and error) under a progress bar
+    (on a terminal) with the time left, counting ``runs_per_item`` per item; returns how
+    many items failed."""
+    from tqdm import tqdm
+
+    failed = 0
+    with tqdm(total=total * runs_per_item, unit=unit, disable=not sys.stderr.isatty(),
+              file=sys.stderr, smoothing=0.1) as bar:
+        for item in items:
+            for warning in item["warnings"]:
+                tqdm.write(f"warning: {warning}", file=sys.stderr)
+            if item["error"] is not None:
+                failed += 1
+                tqdm.write(f"error: {item['path']}: {item['error']}", file=sys.stderr)
+            elif item.get("summary"):
+                tqdm.write(f"{item['summary']} -> {', '.join(item['files'])} in {out}/")
+            bar.update(runs_per_item)
+    return failed
+
+
+def _explain_once(worker, out: Path, channels: bool) -> None:
+    """The runs that depend on the model only (a layer's kernels), written once."""
     from tqdm import tqdm
 
     from .core.explain import execute
     from .core.result import file_stem
 
-    per_image = [r for r in requests if not r.independent_of_the_image]
-    once = [r for r in requests if r.independent_of_the_image]
-    names = output_names(images)
-    context = workspace.context()
-    with tqdm(total=len(once) + len(images) * len(per_image), unit="run",
-              disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
-        for checked in once:
-            stem = f"{file_stem(checked.target.layer)}_{checked.method.id}"
-            files = _save(execute(checked, context), out / stem, channels, stem)
-            tqdm.write(f"{checked.target.describe()}: {', '.join(files)} in {out}/")
-            bar.update()
-        for path in images:
-            workspace.set_image(workspace.read_image(path), path)
-            context = workspace.context()
-            _warn_if_the_preprocessing_looks_wrong(workspace, path)
-            files = []
-            for checked in per_image:
-                bar.set_description(f"{path.name} {checked.method.id}")
-                result = execute(checked, context, _within_run(bar))
-                stem = f"{names[path]}_{checked.method.id}"
-                files += _save(result, out / stem, channels, f"{path.name} {stem}")
-                bar.update()
-            tqdm.write(f"{path.name}: {_top_class(context)}; preprocessing "
-                       f"{context.image.preprocessing} ({context.image.preprocessing_reason})"
-                       f" -> {', '.join(files)} in {out}/")
+    context = worker.workspace.context()
+    for checked in worker.once:
+        stem = f"{file_stem(checked.target.layer)}_{checked.method.id}"
+        files, said = _save(execute(checked, context), out / stem, channels, stem)
+        for warning in said:
+            tqdm.write(f"warning: {warning}", file=sys.stderr)
+        tqdm.write(f"{checked.target.describe()}: {', '.join(files)} in {out}/")
 
 
-def _warn_if_the_preprocessing_looks_wrong(workspace, path: Path) -> None:
-    from tqdm import tqdm
+def _preset_warnings(context, image, path: Path) -> list[str]:
+    """The warning when another preset than the chosen one looks right for ``image``."""
+    from .core.preprocessing import Preprocessing, compare_presets
 
-    advice = workspace.check_preprocessing()
-    if advice.message:
-        tqdm.write(f"warning: {path.name}: {for_command_line(advice.message)} "
-                   f"(--preprocessing {advice.suggested})", file=sys.stderr)
+    chosen = Preprocessing(image.preprocessing, image.preprocess, image.preprocessing_reason)
+    advice = compare_presets(context.model, image.resized, chosen,
+                             output_index=context.output_index, labels=context.labels,
+                             device=context.device)
+    if not advice.message:
+        return []
+    return [f"{path.name}: {for_command_line(advice.message)} (--preprocessing {advice.suggested})"]
 
 
-def _within_run(bar):
-    """Progress inside one run, shown as a fraction of the bar's current step."""
-    return lambda fraction: bar.set_postfix_str(f"{fraction:.0%}", refresh=False)
-
-
-def _save(result, stem: Path, channels: bool, what: str) -> list[str]:
-    """Write ``stem``.npy and .png (and _channels.npy); print the result's warnings."""
+def _save(result, stem: Path, channels: bool, what: str) -> tuple[list[str], list[str]]:
+    """Write ``stem``.npy and .png (and _channels.npy): (file names, the result's warnings)."""
     import numpy as np
-    from tqdm import tqdm
 
-    for warning in result.warnings:
-        tqdm.write(f"warning: {what}: {warning}", file=sys.stderr)
     written = [result.save_npy(f"{stem}.npy"), result.save_png(f"{stem}.png")]
     if channels and result.channels is not None:
         written.append(stem.with_name(stem.name + "_channels.npy"))
         np.save(written[-1], result.channels)
-    return [Path(path).name for path in written]
+    return [Path(path).name for path in written], [f"{what}: {w}" for w in result.warnings]
 
 
-def _top_class(context) -> str:
-    """The top class of the image and its score, as the model outputs it."""
+def _top_class(outputs, labels) -> str:
+    """The top class of an image and its score, as the model outputs it."""
     import numpy as np
-    import tensorflow as tf
 
-    from .core.tf_ops import layer_output_function
-
-    scores = layer_output_function(context.model, (), output_index=context.output_index,
-                                   device=context.device)(tf.constant(context.image.batch()))[0]
-    scores = np.asarray(scores)[0].reshape(-1)
-    best = int(np.argmax(scores))
-    name = context.labels[best] if context.labels else f"class {best}"
-    return f"top {name} ({scores[best]:.3f})"
+    best = int(np.argmax(outputs))
+    name = labels[best] if labels else f"class {best}"
+    return f"top {name} ({outputs[best]:.3f})"

@@ -20,42 +20,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-CLASSES = ("circle", "square", "triangle", "cross")
-IMAGE_SIZE = 64
+from dial_visualization.core.demo import CLASSES, IMAGE_SIZE, make_shape_image  # noqa: E402
+
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "dial_visualization" / "demo"
-
-
-def make_shape_image(kind, rng, size=IMAGE_SIZE):
-    """Return a (size, size, 3) uint8 image of one shape of the given kind."""
-    background = rng.uniform(0, 100, 3)  # dark background, bright shape
-    foreground = rng.uniform(155, 255, 3)
-
-    r = rng.uniform(0.15, 0.3) * size  # half-extent of the shape
-    cx, cy = rng.uniform(r + 2, size - r - 2, 2)
-    y, x = np.mgrid[:size, :size] + 0.5
-    dx, dy = x - cx, y - cy
-    if kind == "circle":
-        mask = dx**2 + dy**2 <= r**2
-    elif kind == "square":
-        mask = (np.abs(dx) <= r * 0.85) & (np.abs(dy) <= r * 0.85)
-    elif kind == "triangle":
-        angles = rng.uniform(0, 2 * np.pi) + np.arange(3) * 2 * np.pi / 3
-        vx, vy = r * np.cos(angles), r * np.sin(angles)
-        # Inside when on the same side of all three edges.
-        sides = np.stack([
-            (vx[(i + 1) % 3] - vx[i]) * (dy - vy[i]) - (vy[(i + 1) % 3] - vy[i]) * (dx - vx[i])
-            for i in range(3)
-        ])
-        mask = np.all(sides >= 0, axis=0) | np.all(sides <= 0, axis=0)
-    elif kind == "cross":
-        w = r / 3
-        mask = ((np.abs(dx) <= w) & (np.abs(dy) <= r)) | ((np.abs(dy) <= w) & (np.abs(dx) <= r))
-    else:
-        raise ValueError(f"unknown shape kind: {kind!r}")
-
-    image = np.where(mask[..., None], foreground, background)
-    image += rng.normal(0, rng.uniform(3, 20), image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def make_dataset(n, rng):

@@ -61,6 +61,21 @@ def heatmap_result(context: Context, target: Target, attribution: np.ndarray,
         channels, attribution = attribution, CHANNEL_REDUCTIONS[reduction](attribution)
         info["channel_reduction"] = reduction
     title = target.describe(context.labels) + (f" ({detail})" if detail else "")
+    if target.node_type is NodeType.PREDICTION and target.index is not None:
+        info.setdefault("class_score", class_score(context, target.index))
     return Result(title=title, kind="heatmap", data=attribution, target=target,
                   background=context.image.resized, labels=context.labels, info=info,
                   channels=channels, warnings=list(warnings or []))
+
+
+def class_score(context: Context, index: int) -> float:
+    """The model's output for class ``index`` on the context's image (a probability for a
+    softmax output), shown in the title of a class's map (``info["class_score"]``)."""
+    import tensorflow as tf
+
+    from .tf_ops import layer_output_function
+
+    function = layer_output_function(context.model, (), output_index=context.output_index,
+                                     device=context.device)
+    scores = function(tf.convert_to_tensor(context.require_image().batch()[:1]))[0]
+    return float(np.asarray(scores).reshape(1, -1)[0, index])

@@ -109,17 +109,20 @@ def run(method_id: str, context: Context, target: Target | None = None,
 def execute(checked: RunRequest, context: Context,
             progress: Callable[[float], None] | None = None,
             should_stop: Callable[[], bool] | None = None):
-    """Run a checked request on ``context``.
-
-    What the declaration and the request already say is stamped on the result: the
-    method's id, its name before the title (a method's own title, if any, says what
-    follows the name; else the node in words), the parameters, the node, the preprocessing
-    of the image (with the reason it was chosen), and a warning on a constant heatmap.
-    """
-    method = checked.method
+    """Run a checked request on ``context``; the result is :func:`stamp`-ed."""
     with device_scope(context.device):
-        result = method.run(context, checked.target, dict(checked.params),
-                            progress or (lambda f: None), should_stop or (lambda: False))
+        result = checked.method.run(context, checked.target, dict(checked.params),
+                                    progress or (lambda f: None), should_stop or (lambda: False))
+    return stamp(checked, context, result)
+
+
+def stamp(checked: RunRequest, context: Context, result):
+    """What the declaration and the request already say, on the ``result`` of running
+    ``checked`` on ``context``: the method's id, its name before the title (a method's own
+    title, if any, says what follows the name; else the node in words), the parameters, the
+    node, the preprocessing of the image (with the reason it was chosen), and a warning on a
+    constant heatmap. A result that is not finite is refused."""
+    method = checked.method
     if not np.all(np.isfinite(result.data)):
         raise MethodNotApplicableError(
             f"{method.name} gave values that are not finite (NaN or infinity): the "

@@ -1,8 +1,10 @@
 """The result of one method run: raw arrays plus what is needed to show them.
 
-A heatmap whose values are all equal (a Grad-CAM map of a 1x1 layer, an all-zero gradient)
-locates nothing: :attr:`Result.is_constant` says so, its ``warnings`` say why in plain
-words, and :mod:`.plotting` draws that message instead of a uniformly coloured image.
+A heatmap whose values are all equal (a Grad-CAM map of a 1x1 layer, an all-zero gradient),
+or that is numerically zero (every |value| below :data:`NO_SIGNAL_LEVEL`: an untrained
+model's 1e-14), locates nothing: :attr:`Result.is_constant` says so, its ``warnings`` say
+why in plain words, and :mod:`.plotting` draws that message instead of a uniformly coloured
+image or amplified rounding noise.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ KINDS = ("heatmap", "grid", "scores")
 #: Values closer than this, relative to the largest |value|, count as equal: a constant map
 #: stays constant through bilinear upsampling only up to float32 rounding.
 CONSTANT_TOLERANCE = 1e-6
+#: A map whose largest |value| is below this has no signal: it is numerically zero. Every
+#: map is a class score's (a probability or a logit, of order 0.01 to 10) change per input
+#: value, per pixel or per feature map; float32 resolves such a score to about 1e-7 of
+#: itself (eps 1.2e-7). At 1e-12 per value, moving all 150,528 values of a 224x224x3 input
+#: by one unit together changes the score by 1.5e-7, one float32 step of a score of order one:
+#: the pattern left is rounding, and scaling it to full colour would show noise as a finding.
+#: An absolute level: maps are compared across images, classes and models in these units.
+NO_SIGNAL_LEVEL = 1e-12
 
 
 def file_stem(text: str) -> str:
@@ -30,17 +40,30 @@ def file_stem(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "result"
 
 
+def is_no_signal_map(data: np.ndarray) -> bool:
+    """Whether ``data`` is numerically zero: every |value| below :data:`NO_SIGNAL_LEVEL`."""
+    return bool(np.abs(np.asarray(data)).max() < NO_SIGNAL_LEVEL)
+
+
 def is_constant_map(data: np.ndarray) -> bool:
-    """Whether all values of ``data`` are equal (up to :data:`CONSTANT_TOLERANCE`)."""
+    """Whether ``data`` singles out nothing: all its values are equal (up to
+    :data:`CONSTANT_TOLERANCE`), or it is numerically zero (:func:`is_no_signal_map`)."""
     data = np.asarray(data)
-    return bool(np.ptp(data) <= CONSTANT_TOLERANCE * np.abs(data).max())
+    return bool(np.ptp(data) <= CONSTANT_TOLERANCE * np.abs(data).max()) or \
+        is_no_signal_map(data)
 
 
 def constant_map_warning(name: str, data: np.ndarray) -> str:
-    """The warning for a constant map ``data`` of the method ``name``."""
+    """The warning for a constant (or numerically zero) map ``data`` of the method ``name``."""
     bound = float(np.abs(data).max())
-    what = "zero everywhere" if bound == 0 else f"constant ({float(data.flat[0]):.3g} everywhere)"
-    return f"{name} map is {what}: it singles out no part of the image"
+    if bound == 0:
+        return f"{name} map is zero everywhere: it singles out no part of the image"
+    if bound < NO_SIGNAL_LEVEL:
+        return (f"{name} map: no signal (max |value| {bound:.2g}): numerically zero "
+                f"(below {NO_SIGNAL_LEVEL:g}), so any pattern in it is float32 rounding, not "
+                "a part of the image that matters")
+    return (f"{name} map is constant ({float(data.flat[0]):.3g} everywhere): it singles out "
+            "no part of the image")
 
 
 @dataclass
@@ -107,7 +130,7 @@ class Result:
         path = Path(path)
         figure = Figure(figsize=(6, 5), layout="constrained")
         self.plot(figure, **style)
-        figure.savefig(path, dpi=100)
+        figure.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.05)
         return path
 
     def save_gif(self, path: str | Path, duration_ms: int = 80) -> Path:

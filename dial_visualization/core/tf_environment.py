@@ -1,34 +1,45 @@
 """TensorFlow settings that must be made before TensorFlow is first imported.
 
-Upstream bug (remove this module's remedy when TensorFlow fixes it): with TensorFlow 2.20
+oneDNN is left on (TensorFlow's own default on x86-64); ``TF_ENABLE_ONEDNN_OPTS=0`` in the
+environment before TensorFlow is imported turns it off, and the package respects it.
+
+Upstream bug (drop the walker's remedy when TensorFlow fixes it): with TensorFlow 2.20
 and 2.21 as installed from PyPI (Keras 3.15), on x86-64 CPUs with AVX-512 (seen on AMD
 EPYC and Intel Xeon: avx512f/bw/dq/vl/vnni/bf16), oneDNN corrupts the heap when it computes
 the input gradient of a 1x1 convolution with stride 2 over 1, 3, 8 or 12 input channels
-(the projection shortcut of ResNet/Xception-style models). The process aborts with
-``malloc(): corrupted top size`` / ``free(): invalid pointer`` or a segmentation fault, not
-on every run. Reproduction::
+(the projection shortcut of ResNet/Xception-style models), and of 1x1 stride-2 depthwise and
+separable convolutions over 1 channel. The process aborts with ``malloc(): corrupted top
+size`` / ``free(): invalid pointer`` or a segmentation fault, not on every run.
+Reproduction::
 
-    inp = keras.Input((224, 224, 3))
+    inp = keras.Input((32, 32, 3))
     out = keras.layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False)(inp)
-    m = keras.Model(inp, out); x = tf.zeros((1, 224, 224, 3))
+    m = keras.Model(inp, out); x = tf.zeros((1, 32, 32, 3))
     with tf.GradientTape() as t:
         t.watch(x); y = tf.reduce_sum(m(x))
     t.gradient(y, x)  # aborts
 
-Measured here (Intel Xeon, AVX-512, TF 2.21): the eager gradient above aborts in 2 of 2
-runs for 32x32 inputs with 3 or 8 channels; the same gradient inside ``tf.function`` ran
-clean in 9 of 9 runs; computing the convolution as a strided slice then a stride-1 1x1
-convolution ran clean in every eager run.
+Measured here (Intel Xeon, AVX-512, TF 2.21), one process per case, 5 eager and 5 traced
+gradients each, 32x32 and 15x15 inputs, "valid" and "same": 1x1 stride-2 ``Conv2D`` aborted
+on 32x32 with 1, 3, 8 and 12 channels (8 of 8 cases), ``DepthwiseConv2D`` and
+``SeparableConv2D`` 1x1 stride 2 on 32x32 with 1 channel (4 of 4; the separable one also
+as a TensorFlow ``AbortedError`` "could not get a native handle" before the heap
+corruption); none aborted on 15x15, with 3x3 kernels, on ``Conv1D`` or on
+``Conv2DTranspose``.
 
-Remedies, in two layers:
+The remedy is the graph walker (``core/walker.py``): it never runs a 1x1 strided
+convolution (plain, grouped, depthwise, separable; 1-D, 2-D, 3-D), it computes it as a
+strided slice then a stride-1 convolution, exactly. Every method reaches the model through
+the walker, so every method is safe with oneDNN on; ``tests/core/test_onednn_net.py`` runs
+every method over every ``keras.applications`` architecture and over these shapes with
+oneDNN on, each group in a process of its own, and fails on any abort.
 
-1. ``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow is imported (TensorFlow's own kernels): the
-   whole process is safe, also the user's own code and shapes not yet seen to crash. It
-   costs gradient throughput (about 1.6x on MobileNetV2 and VGG16 here, see
-   ``benchmarks/RESULTS.md``). An explicit value set by the user is respected, so
-   ``TF_ENABLE_ONEDNN_OPTS=1`` buys the speed back knowingly.
-2. The graph walker (``core/tf_ops.py``) never runs a 1x1 strided convolution: every method
-   stays safe where TensorFlow was loaded with oneDNN on (a host application, a notebook).
+Before issue 16 the package turned oneDNN off whenever the variable was
+unset. That cost every user 1.39x forward and 1.65x gradient throughput on MobileNetV2
+(1.12x / 1.67x on VGG16; ``benchmarks/RESULTS.md``) for a crash the walker already avoids.
+What oneDNN does not protect: gradients your own code computes through ``model(x)`` in the
+same process (not through the walker) on the shapes above. Set ``TF_ENABLE_ONEDNN_OPTS=0``
+there.
 """
 
 from __future__ import annotations
@@ -38,32 +49,25 @@ import os
 import re
 import sys
 import tempfile
-import warnings
 
 VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
-FIX = f"set {VARIABLE}=0 in the environment before TensorFlow is imported " \
-      f"(e.g. first line: import os; os.environ['{VARIABLE}'] = '0')"
-
-
-class OneDNNWarning(RuntimeWarning):
-    """TensorFlow was loaded with oneDNN on: some gradients may crash the process."""
+#: How to turn oneDNN off (before TensorFlow is imported).
+OPT_OUT = f"set {VARIABLE}=0 in the environment before TensorFlow is imported " \
+          f"(e.g. first line: import os; os.environ['{VARIABLE}'] = '0')"
 
 
 def onednn_enabled() -> bool:
-    """Whether TensorFlow (loaded now, or when it will be) uses oneDNN kernels."""
+    """Whether TensorFlow (loaded now, or when it will be) uses oneDNN kernels: on unless
+    ``TF_ENABLE_ONEDNN_OPTS`` says 0, false or off."""
     return os.environ.get(VARIABLE, "1").strip().lower() not in ("0", "false", "off")
 
 
 def configure() -> None:
-    """Turn oneDNN off if TensorFlow is not loaded yet; warn with the fix if it is on."""
-    if "tensorflow" not in sys.modules and not os.environ.get(VARIABLE, "").strip():
-        os.environ[VARIABLE] = "0"  # unset or empty; an explicit choice is kept
-    if onednn_enabled():
-        warnings.warn(
-            "TensorFlow runs with oneDNN on: on AVX-512 CPUs, gradients through 1x1 "
-            "stride-2 convolutions can abort the whole process (TensorFlow 2.20/2.21 bug). "
-            "dial_visualization's methods avoid that convolution, but other gradients in "
-            f"this process may not. To be safe, {FIX}.", OneDNNWarning, stacklevel=3)
+    """Called when the package is imported, before TensorFlow is: leaves oneDNN to
+    TensorFlow's own default (on) or to the user's ``TF_ENABLE_ONEDNN_OPTS``.
+
+    Nothing is set: the graph walker avoids the kernels that crash (see above).
+    """
 
 
 #: What TensorFlow's native code prints on a machine without a GPU at import and at the

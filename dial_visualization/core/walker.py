@@ -8,8 +8,9 @@ layer by layer (recursing into nested models) and can
   (guided backpropagation) without touching the user's model: a layer's
   ``activation=relu`` is swapped on a proxy, not on the layer,
 * stop before the final softmax/sigmoid, so class scores are logits,
-* compute 1x1 strided convolutions as a strided slice and a stride-1 convolution (their
-  input gradient crashes oneDNN; see ``core/tf_environment.py``).
+* compute 1x1 strided convolutions (plain, depthwise, separable, grouped; 1-D, 2-D, 3-D)
+  as a strided slice and a stride-1 convolution (their input gradient crashes oneDNN; see
+  ``core/tf_environment.py``).
 """
 
 from __future__ import annotations
@@ -95,13 +96,23 @@ def _activation_is(activation, name: str) -> bool:
     return getattr(activation, "__name__", None) == name
 
 
+#: Convolutions whose 1x1 strided form is computed as a slice: the input gradient of a 1x1
+#: stride-2 ``Conv2D``, ``DepthwiseConv2D`` or ``SeparableConv2D`` on few channels corrupts
+#: oneDNN's heap (see ``core/tf_environment.py``); the 1-D and 3-D forms go the same way.
+_POINTWISE_REWRITTEN = (
+    keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+    keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
+
+
 def _is_strided_pointwise(layer) -> bool:
-    """A 1x1 ``Conv2D`` with stride > 1: its input gradient corrupts oneDNN's heap (see
-    ``core/tf_environment.py``); it is computed as a strided slice then a stride-1 1x1
-    convolution instead, which is numerically identical (for "same" and "valid" padding,
-    the 1x1 windows of a strided convolution start at pixels 0, s, 2s, ...)."""
-    return (type(layer) is keras.layers.Conv2D and tuple(layer.kernel_size) == (1, 1)
-            and tuple(layer.strides) != (1, 1) and tuple(layer.dilation_rate) == (1, 1)
+    """A convolution with a 1x1 kernel (1 or 1x1x1) and a stride > 1 (``Conv1D/2D/3D``,
+    their depthwise and separable forms, grouped or not): its input gradient can corrupt
+    oneDNN's heap (see ``core/tf_environment.py``), so it is computed as a strided slice then
+    a stride-1 convolution instead, which is numerically identical (for "same", "valid" and
+    "causal" padding, the 1x1 windows of a strided convolution start at pixels 0, s, 2s, ...)."""
+    return (type(layer) in _POINTWISE_REWRITTEN and set(layer.kernel_size) == {1}
+            and set(layer.strides) != {1} and set(layer.dilation_rate) == {1}
             and layer.data_format == "channels_last")
 
 
@@ -128,9 +139,9 @@ def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None):
         region = relu_region(activation)
         attributes["activation"] = lambda z: relu(z, activation(z), region)
     if _is_strided_pointwise(layer):
-        rows, columns = layer.strides
-        args = (args[0][:, ::rows, ::columns, :],) + tuple(args[1:])
-        attributes["strides"] = (1, 1)
+        steps = tuple(slice(None, None, stride) for stride in layer.strides)
+        args = (args[0][(slice(None), *steps, slice(None))],) + tuple(args[1:])
+        attributes["strides"] = (1,) * len(layer.strides)
     if not attributes:
         return layer(*args, **kwargs)
     return type(layer).call(_with_attributes(layer, **attributes), *args, **kwargs)

@@ -44,6 +44,7 @@ class RunActionsMixin:
         classes = classes or [Target(NodeType.PREDICTION)]
         self.clear_canvas()
         self.columns_spin.setValue(len(classes))
+        self.canvas.set_shared_scales(True)  # one colour scale per method (per row)
         return self._run_records([RunRecord(method.id, target)
                                   for method in compared_methods(self.registry)
                                   for target in classes])

@@ -162,6 +162,9 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
 
     def export_canvas(self, path) -> bool:
         """Save the canvas (all tiles as laid out) as a PNG."""
+        if not self.canvas.tiles():
+            self.report_error("the canvas is empty: run a method first")
+            return False
         if not self.canvas.export_png(path):
             self.report_error(f"could not write {path}")
             return False
@@ -200,6 +203,7 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         self.layer_tree.run_requested.connect(self._run_indexes)
         self.canvas.nodes_dropped.connect(self._run_nodes)
         self.canvas.files_dropped.connect(self.open_files)
+        self.canvas.channel_requested.connect(self.run_record)
         self.params_form.values_changed.connect(
             lambda method_id, values: self.status_bar.showMessage(
                 f"{method_id}: {self.registry.get(method_id).changed_params(values)}"

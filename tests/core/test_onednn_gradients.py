@@ -1,11 +1,11 @@
 """Gradients through 1x1 stride-2 convolutions must not crash the process (oneDNN bug).
 
 Each check runs in a fresh Python process, so a native crash fails the test instead of
-killing the test run. Started WITHOUT ``TF_ENABLE_ONEDNN_OPTS``, the package's own remedy
-(core/tf_environment.py) is what is tested. With oneDNN explicitly ON (a host that loaded
-TensorFlow first), the methods must survive too, and the graph walker's rewrite of those
-convolutions (core/tf_ops.py) must keep even an eager gradient (the form that crashes every
-time here) alive.
+killing the test run. Started WITHOUT ``TF_ENABLE_ONEDNN_OPTS``, TensorFlow's own default
+(oneDNN on) is what the package runs with and what is tested; with the user's opt-out
+(``TF_ENABLE_ONEDNN_OPTS=0``) the methods run as well. The graph walker's rewrite of those
+convolutions (core/walker.py) must keep even an eager gradient (the form that crashes every
+time here) alive. ``test_onednn_net.py`` runs every method on every architecture.
 """
 
 import os
@@ -85,7 +85,7 @@ def _python(code, *args, onednn=None, timeout=300):
                           text=True, env=env, timeout=timeout)
 
 
-@pytest.mark.parametrize("onednn", [None, "1"], ids=["package-default", "onednn-on"])
+@pytest.mark.parametrize("onednn", [None, "0"], ids=["package-default-onednn-on", "opt-out"])
 @pytest.mark.parametrize("feature_channels", [0, 8], ids=["rgb-input", "8-channel-features"])
 def test_every_gradient_method_survives_projection_shortcuts(feature_channels, onednn):
     script = SCRIPT.replace("{methods!r}", repr(GRADIENT_METHODS))
@@ -99,31 +99,33 @@ def test_the_walker_rewrite_survives_eager_gradients_with_onednn_on(size, channe
     assert done.returncode == 0 and "ALL-OK" in done.stdout, done.stderr[-3000:]
 
 
-#: Imports the package, then TensorFlow; prints the oneDNN setting TensorFlow saw.
-SETTING_AFTER_PACKAGE = ("import os, dial_visualization, tensorflow; "
-                         "print(os.environ['TF_ENABLE_ONEDNN_OPTS'])")
+#: Imports the package, then TensorFlow; prints the variable and whether TensorFlow's
+#: oneDNN kernels are on.
+SETTING_AFTER_PACKAGE = (
+    "import os, dial_visualization, tensorflow\n"
+    "from tensorflow.python.util import _pywrap_util_port\n"
+    "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), _pywrap_util_port.IsMklEnabled())")
 
 
-@pytest.mark.parametrize("onednn", [None, ""], ids=["unset", "empty"])
-def test_importing_the_package_first_turns_onednn_off(onednn):
-    done = _python(SETTING_AFTER_PACKAGE, onednn=onednn)
-    assert done.stdout.strip() == "0", done.stderr[-2000:]
+def test_importing_the_package_first_leaves_tensorflows_default_onednn_on():
+    done = _python(SETTING_AFTER_PACKAGE)
+    assert done.stdout.strip() == "None True", done.stderr[-2000:]
 
 
-#: Imports TensorFlow, then the package; prints the OneDNNWarning messages it gave.
+def test_the_opt_out_is_respected():
+    done = _python(SETTING_AFTER_PACKAGE, onednn="0")
+    assert done.stdout.strip() == "0 False", done.stderr[-2000:]
+
+
+#: Imports TensorFlow, then the package; prints the warnings it gave.
 WARNINGS_AFTER_TENSORFLOW = (
     "import warnings, tensorflow\n"
     "with warnings.catch_warnings(record=True) as caught:\n"
     "    warnings.simplefilter('always')\n"
     "    import dial_visualization\n"
-    "print([str(w.message) for w in caught if w.category.__name__ == 'OneDNNWarning'])")
+    "print([str(w.message) for w in caught if 'oneDNN' in str(w.message)])")
 
 
-def test_tensorflow_loaded_first_with_onednn_gets_a_warning_with_the_fix():
+def test_tensorflow_loaded_first_with_onednn_on_needs_no_warning():
     done = _python(WARNINGS_AFTER_TENSORFLOW)
-    assert "TF_ENABLE_ONEDNN_OPTS=0" in done.stdout, done.stderr[-2000:]
-
-
-def test_an_explicit_user_choice_is_respected():
-    done = _python(WARNINGS_AFTER_TENSORFLOW, onednn="0")
     assert done.stdout.strip() == "[]", done.stderr[-2000:]

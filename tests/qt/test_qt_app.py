@@ -117,16 +117,16 @@ def test_methods_loaded_from_a_file_are_offered_at_once_run_and_unload(window, q
 
     example = Path(__file__).resolve().parents[2] / "examples" / "custom_method.py"
     loaded = window.load_methods_from(example)
-    assert [a.id for a in loaded] == ["gradient-x-input"]
-    assert "gradient-x-input" in _prediction_offers(window)
+    assert [a.id for a in loaded] == ["pixel-contrast"]
+    assert "pixel-contrast" in _prediction_offers(window)
     assert window.unload_methods_action.isEnabled()
     with qtbot.waitSignal(window.widget.result_added, timeout=60000) as added:
-        window.widget.run_method("gradient-x-input", Target(NodeType.PREDICTION))
-    assert added.args[0].method == "gradient-x-input"
+        window.widget.run_method("pixel-contrast", Target(NodeType.PREDICTION))
+    assert added.args[0].method == "pixel-contrast"
     window.unload_methods()
-    assert "gradient-x-input" not in HandlerConfiguration.default().all()
-    assert "gradient-x-input" not in _prediction_offers(window)
-    assert [r.method for r in window.widget.results()] == ["gradient-x-input"]  # tile kept
+    assert "pixel-contrast" not in HandlerConfiguration.default().all()
+    assert "pixel-contrast" not in _prediction_offers(window)
+    assert [r.method for r in window.widget.results()] == ["pixel-contrast"]  # tile kept
 
 
 def test_a_broken_method_file_fails_alone(window, qtbot, tmp_path):

@@ -128,6 +128,7 @@ def test_compare_methods_fills_one_row_per_method_and_clear_can_be_undone(demo_w
     jobs = demo_widget.compare_methods()
     methods = compared_methods(demo_widget.registry)
     assert len(jobs) == 2 * len(methods) and demo_widget.columns_spin.value() == 2
+    assert demo_widget.canvas.shared_scale_check.isChecked()  # one scale per method's row
     assert demo_widget.wait_until_idle(300)
     results = demo_widget.results()
     assert [r.method for r in results] == [m.id for m in methods for _ in range(2)]

@@ -8,8 +8,9 @@ from ..registry import Method
 # How the GUI and ``methods`` list them; a method not named here comes last.
 _ORDER = (
     "predictions", "weights", "activations", "activation-maximization", "saliency",
-    "guided-backprop", "integrated-gradients", "smoothgrad", "grad-cam", "grad-cam-plus-plus",
-    "score-cam", "occlusion",
+    "guided-backprop", "deconvnet", "gradient-x-input", "integrated-gradients",
+    "expected-gradients", "smoothgrad", "grad-cam", "grad-cam-plus-plus", "score-cam",
+    "occlusion", "rise", "lime",
 )
 
 

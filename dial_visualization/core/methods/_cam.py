@@ -24,7 +24,7 @@ from ..layers import LayerTree
 from ..registry import Parameter
 from ..result import Result, is_constant_map
 from ..tf_ops import layer_gradient_function
-from ..attribution import heatmap_result, resolve_objective
+from ..attribution import heatmap_result
 
 LAYER_PARAMETER = Parameter(
     "layer", "layer", "",
@@ -58,14 +58,26 @@ def layer_gradients(context: Context, target: Target, layer: str, progress, shou
     The class score is taken before the final softmax/sigmoid, also where that is a layer
     of its own.
     """
-    x, _, index, target = resolve_objective(context, target)
+    targets, activations, gradients = layer_gradients_batch([context], target, layer, progress,
+                                                            should_stop)
+    return targets[0], activations[0], gradients[0]
+
+
+def layer_gradients_batch(contexts: list[Context], target: Target, layer: str, progress,
+                          should_stop) -> tuple[list[Target], np.ndarray, np.ndarray]:
+    """:func:`layer_gradients` for every context's image, in one pass: (targets, (N, h, w,
+    K) activations, (N, h, w, K) gradients)."""
+    from ..batch_explain import resolve_objectives
+
+    context = contexts[0]
+    x, _, indices, targets = resolve_objectives(contexts, target)
     if should_stop():
         raise Cancelled("cancelled")
     gradient = layer_gradient_function(context.model, layer, output_index=context.output_index,
                                        device=context.device)
-    _, activations, gradients = gradient(tf.constant(x), tf.constant([index]))
+    _, activations, gradients = gradient(tf.constant(x), tf.constant(indices))
     progress(1.0)
-    return target, np.asarray(activations)[0], np.asarray(gradients)[0]
+    return targets, np.asarray(activations), np.asarray(gradients)
 
 
 def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -5,8 +5,9 @@ ReLU(sum_k w_k A_k) at the target layer's resolution, upsampled bilinearly to th
 (section 3). It is 2-D by construction: there are no colour channels to reduce.
 """
 
+from ..batch_explain import batched
 from ..registry import NodeType, method
-from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
+from ._cam import LAYER_PARAMETER, cam_result, layer_gradients_batch, target_layer
 
 
 @method(
@@ -20,8 +21,14 @@ from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
                       "of the layer's feature maps (Selvaraju et al. 2017, section 3)",
 )
 def grad_cam(context, target, params, progress, should_stop):
-    layer = target_layer(context.model, params["layer"])
-    target, activations, gradients = layer_gradients(context, target, layer, progress,
-                                                     should_stop)
-    weights = gradients.mean(axis=(0, 1))
-    return cam_result("Grad-CAM", context, target, layer, activations, weights)
+    return grad_cam_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(grad_cam)
+def grad_cam_batch(contexts, target, params, progress, should_stop):
+    """Grad-CAM of every context's image in one gradient call."""
+    layer = target_layer(contexts[0].model, params["layer"])
+    targets, activations, gradients = layer_gradients_batch(contexts, target, layer, progress,
+                                                            should_stop)
+    return [cam_result("Grad-CAM", each, resolved, layer, maps, grads.mean(axis=(0, 1)))
+            for each, resolved, maps, grads in zip(contexts, targets, activations, gradients)]

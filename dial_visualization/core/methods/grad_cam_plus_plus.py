@@ -10,8 +10,9 @@ colour channels to reduce.
 
 import numpy as np
 
+from ..batch_explain import batched
 from ..registry import NodeType, method
-from ._cam import LAYER_PARAMETER, cam_result, layer_gradients, target_layer
+from ._cam import LAYER_PARAMETER, cam_result, layer_gradients_batch, target_layer
 
 
 def plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
@@ -37,9 +38,14 @@ def plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndar
                       "layer's feature maps (Chattopadhay et al. 2018, section 3)",
 )
 def grad_cam_plus_plus(context, target, params, progress, should_stop):
-    layer = target_layer(context.model, params["layer"])
-    target, activations, gradients = layer_gradients(context, target, layer, progress,
-                                                     should_stop)
-    weights = plus_plus_weights(activations, gradients)
-    return cam_result("Grad-CAM++", context, target, layer, activations,
-                      weights)
+    return grad_cam_plus_plus_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(grad_cam_plus_plus)
+def grad_cam_plus_plus_batch(contexts, target, params, progress, should_stop):
+    """Grad-CAM++ of every context's image in one gradient call."""
+    layer = target_layer(contexts[0].model, params["layer"])
+    targets, activations, gradients = layer_gradients_batch(contexts, target, layer, progress,
+                                                            should_stop)
+    return [cam_result("Grad-CAM++", each, resolved, layer, maps, plus_plus_weights(maps, grads))
+            for each, resolved, maps, grads in zip(contexts, targets, activations, gradients)]

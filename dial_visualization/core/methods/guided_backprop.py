@@ -30,10 +30,11 @@ available per channel in ``Result.channels``.
 import numpy as np
 import tensorflow as tf
 
+from ..batch_explain import batched, resolve_objectives
 from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
 from ..walker import relu_units
-from ..attribution import heatmap_result, resolve_objective
+from ..attribution import heatmap_result
 from .activations import constant_output_warning
 from .saliency import REDUCTION
 
@@ -78,18 +79,28 @@ def guided_gradient_function(model, *, layer=None, output_index=0, device="auto"
                       "Springenberg et al. 2014 is kept per channel",
 )
 def guided_backprop(context, target, params, progress, should_stop):
-    x, layer, index, target = resolve_objective(context, target)
+    return guided_backprop_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(guided_backprop)
+def guided_backprop_batch(contexts, target, params, progress, should_stop):
+    """Guided backprop of every context's image in one gradient call."""
+    context = contexts[0]
+    x, layer, indices, targets = resolve_objectives(contexts, target)
     gradient = guided_gradient_function(context.model, layer=layer,
                                         output_index=context.output_index, device=context.device)
-    _, grads = gradient(tf.constant(x), tf.constant([index]))
+    _, grads = gradient(tf.constant(x), tf.constant(indices))
     progress(1.0)
     units = relu_units(context.model)
-    result = heatmap_result(context, target, np.asarray(grads)[0],
-                            detail="" if units else "no ReLU: the plain gradient",
-                            reduction=REDUCTION, warnings=[] if units else [NO_RELU_WARNING],
-                            guided_relus=units)
-    if result.is_constant:
-        why = constant_output_warning(context, target)
-        result.warnings = [f"Guided backprop map is zero everywhere: {why}"] if why \
-            else result.warnings
-    return result
+    results = []
+    for each, resolved, grad in zip(contexts, targets, np.asarray(grads)):
+        result = heatmap_result(each, resolved, grad,
+                                detail="" if units else "no ReLU: the plain gradient",
+                                reduction=REDUCTION, warnings=[] if units else [NO_RELU_WARNING],
+                                guided_relus=units)
+        if result.is_constant:
+            why = constant_output_warning(each, resolved)
+            result.warnings = [f"Guided backprop map is zero everywhere: {why}"] if why \
+                else result.warnings
+        results.append(result)
+    return results

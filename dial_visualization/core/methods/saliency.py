@@ -10,9 +10,10 @@ signed gradient per channel stays on the result (``Result.channels``).
 import numpy as np
 import tensorflow as tf
 
+from ..batch_explain import batched, resolve_objectives
 from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
-from ..attribution import heatmap_result, resolve_objective
+from ..attribution import heatmap_result
 
 #: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
 REDUCTION = "max-abs"
@@ -28,9 +29,17 @@ REDUCTION = "max-abs"
                       "section 3.1)",
 )
 def saliency(context, target, params, progress, should_stop):
-    x, layer, index, target = resolve_objective(context, target)
+    return saliency_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(saliency)
+def saliency_batch(contexts, target, params, progress, should_stop):
+    """Saliency of every context's image in one gradient call."""
+    context = contexts[0]
+    x, layer, indices, targets = resolve_objectives(contexts, target)
     gradient = input_gradient_function(context.model, layer=layer, output_index=context.output_index,
                                        device=context.device)
-    _, grads = gradient(tf.constant(x), tf.constant([index]))
+    _, grads = gradient(tf.constant(x), tf.constant(indices))
     progress(1.0)
-    return heatmap_result(context, target, np.asarray(grads)[0], reduction=REDUCTION)
+    return [heatmap_result(each, resolved, grad, reduction=REDUCTION)
+            for each, resolved, grad in zip(contexts, targets, np.asarray(grads))]

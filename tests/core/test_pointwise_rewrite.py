@@ -1,0 +1,60 @@
+"""The graph walker computes every 1x1 strided convolution (plain, grouped, depthwise,
+separable; 1-D, 2-D and 3-D) as a strided slice and a stride-1 convolution: exactly as Keras
+computes the layer itself, values and input gradients alike, without touching the layer."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dial_visualization.core.walker import _is_strided_pointwise, forward
+
+#: Input channels: Keras's own gradient of these layers, the reference here, can abort the
+#: process on 1, 3, 8 or 12 channels with oneDNN on (``core/tf_environment.py``).
+CHANNELS = 16
+
+LAYERS = {
+    "conv1d": (1, lambda s, p: keras.layers.Conv1D(4, 1, strides=s, padding=p)),
+    "conv1d-causal": (1, lambda s, p: keras.layers.Conv1D(4, 1, strides=s, padding="causal")),
+    "conv2d-grouped": (2, lambda s, p: keras.layers.Conv2D(8, 1, strides=s, padding=p, groups=4)),
+    "conv3d": (3, lambda s, p: keras.layers.Conv3D(4, 1, strides=s, padding=p)),
+    "depthwise1d": (1, lambda s, p: keras.layers.DepthwiseConv1D(1, strides=s, padding=p)),
+    "depthwise2d": (2, lambda s, p: keras.layers.DepthwiseConv2D(1, strides=s, padding=p,
+                                                                 depth_multiplier=2)),
+    "separable1d": (1, lambda s, p: keras.layers.SeparableConv1D(4, 1, strides=s, padding=p)),
+    "separable2d": (2, lambda s, p: keras.layers.SeparableConv2D(4, 1, strides=s, padding=p)),
+}
+
+
+@pytest.mark.parametrize("size", [7, 8])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_every_strided_pointwise_convolution_is_rewritten_exactly(kind, padding, size):
+    rank, make = LAYERS[kind]
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size,) * rank + (CHANNELS,))
+    layer = make(2, padding)
+    model = keras.Model(inputs, layer(inputs))
+    assert _is_strided_pointwise(layer)
+    x = tf.random.uniform((2,) + (size,) * rank + (CHANNELS,), -1, 1)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        walked, _ = forward(model, x)
+        direct = model(x)
+        weights = tf.random.uniform(direct.shape, seed=1)
+        walked_sum, direct_sum = tf.reduce_sum(walked * weights), tf.reduce_sum(direct * weights)
+    np.testing.assert_allclose(walked.numpy(), direct.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(walked_sum, x).numpy(),
+                               tape.gradient(direct_sum, x).numpy(), rtol=1e-5, atol=1e-6)
+    assert set(layer.strides) == {2}  # the user's layer is left as it was
+
+
+@pytest.mark.parametrize("layer", [
+    keras.layers.Conv2D(4, 3, strides=2),  # not 1x1
+    keras.layers.Conv2D(4, 1),  # stride 1
+    keras.layers.Conv2D(4, 1, strides=2, data_format="channels_first"),
+    keras.layers.Conv2DTranspose(4, 1, strides=2),  # a transpose is not a strided convolution
+    keras.layers.DepthwiseConv2D(3, strides=2),
+], ids=["3x3", "stride-1", "channels-first", "transpose", "depthwise-3x3"])
+def test_other_convolutions_are_left_to_keras(layer):
+    assert not _is_strided_pointwise(layer)
