@@ -103,15 +103,13 @@ def resolve_objectives(contexts: Sequence[Context], target: Target
     (input batch (N, H, W, C), layer or None for the class score, index per image (N,),
     target per image with its index filled). Without a class, each image's top class comes
     from one forward pass over the batch."""
+    from .handlers import builtin_handler
+
     x = np.stack([context.require_image().array for context in contexts])
     count = len(contexts)
     if target.node_type == "prediction":
-        if target.index is not None:
-            indices = np.full(count, target.index, np.int32)
-        else:
-            indices = top_classes(contexts[0], x)
-        targets = [Target(target.node_type, None, int(index)) for index in indices]
-        return x, None, indices, targets
+        targets = builtin_handler(target.node_type).resolve_many(target, contexts)
+        return x, None, np.array([t.index for t in targets], np.int32), targets
     index = ALL_CHANNELS if target.index is None else target.index
     return x, target.layer, np.full(count, index, np.int32), [target] * count
 
@@ -138,11 +136,6 @@ def class_probabilities(outputs: np.ndarray) -> np.ndarray:
         return outputs
     shifted = np.exp(outputs - outputs.max())
     return shifted / shifted.sum()
-
-
-def top_classes(context: Context, x: np.ndarray) -> np.ndarray:
-    """Each image's top class, as ``tf_ops.class_index`` finds it for one image."""
-    return np.argmax(model_outputs(context, x), axis=1).astype(np.int32)
 
 
 # --------------------------------------------------------------------------- many images

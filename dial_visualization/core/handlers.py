@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .context import NodeType, Target, node_type_name
 from .errors import MethodNotApplicableError, ParameterError
 from .layers import LayerTree
@@ -142,15 +144,20 @@ class PredictionHandler(NodeHandler):
     def resolve(self, target: Target, context: Context) -> Target:
         """The class explained: the given one, else the top class on the image (class 0 when
         there is no image, for methods that need none)."""
-        if target.index is not None:
-            return target
-        if context.image is None:
-            return Target(self.node_type, None, 0)
-        from .tf_ops import class_index
+        return self.resolve_many(target, [context])[0]
 
-        index = class_index(context.model, context.image.batch(), None, context.output_index,
-                            context.device)
-        return Target(self.node_type, None, index)
+    def resolve_many(self, target: Target, contexts: list[Context]) -> list[Target]:
+        """:meth:`resolve` for each context's image (one model, output and device), with one
+        forward pass over the batch."""
+        if target.index is not None:
+            return [target] * len(contexts)
+        if contexts[0].image is None:
+            return [Target(self.node_type, None, 0)] * len(contexts)
+        from .batch_explain import model_outputs
+
+        x = np.stack([context.image.array for context in contexts])
+        top = np.argmax(model_outputs(contexts[0], x), axis=1)
+        return [Target(self.node_type, None, int(index)) for index in top]
 
     def describe(self, target: Target, labels: list[str] | None = None) -> str:
         if target.index is None:
