@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 from .cli import UsageError, existing_file, for_command_line
+from .core.images import IMAGE_SUFFIXES
 from .core.tf_environment import import_tensorflow_quietly
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 
 
 def image_paths(entries: list[str]) -> list[Path]:

@@ -59,6 +59,14 @@ def add_parser(commands) -> None:
     predict.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     predict.add_argument("--trusted", action="store_true", help="allow code stored in the model")
     predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--report", metavar="HTML",
+                         help="also write one self-contained HTML report: the summary, the "
+                              "confusion matrix, the worst images with their maps, the rows")
+    predict.add_argument("--report-images", type=int, default=8, metavar="N",
+                         help="how many of the worst images (highest loss) the report maps "
+                              "(default 8)")
+    predict.add_argument("--report-method", default="grad-cam", metavar="METHOD",
+                         help="the method that maps them (default grad-cam)")
     add_engine_options(predict)
 
 
@@ -67,7 +75,8 @@ def predict(args) -> int:
     why, and the others are predicted)."""
     from .core.demo import demo_paths
     from .core.tf_environment import import_tensorflow_quietly
-    from .explain_command import IMAGE_SUFFIXES, report
+    from .core.images import IMAGE_SUFFIXES
+    from .explain_command import report
 
     demo = demo_paths()
     if args.max_side < 1:
@@ -99,6 +108,7 @@ def predict(args) -> int:
                      preprocessing=args.preprocessing, max_side=args.max_side,
                      output_index=args.output_index, device=args.device)
     worker = job.open()
+    report_request = _report_request(args, worker.workspace) if args.report else None
     classes = class_names(worker, sorted({n for n in true_names if n is not None}))
     rows = [{"position": i, "path": str(path),
              "file": path.relative_to(folder).as_posix(),
@@ -122,58 +132,69 @@ def predict(args) -> int:
         confusion_png(out / MATRIX_NAME, labelled, names)
         written.append(MATRIX_NAME)
     print(summary(done, failed) + f"; {', '.join(written)} in {out}/")
+    if report_request is not None:
+        path = write_report(args, worker.workspace, report_request, done, names, model_path,
+                            source)
+        print(f"report: {path}")
     return 2 if failed else 0
 
 
+def _report_request(args, workspace):
+    """The checked run that maps the report's worst images (refused before any work)."""
+    from .core.explain import request
+
+    if args.report_images < 0:
+        raise UsageError(f"--report-images must be 0 or more, not {args.report_images}")
+    if Path(args.report).is_dir():
+        raise UsageError(f"--report {args.report} is a folder, not a file")
+    return request(args.report_method, workspace.model, output_index=workspace.output_index,
+                   registry=workspace.registry)
+
+
+def write_report(args, workspace, checked, items: list[dict], names, model_path, source) -> Path:
+    """The HTML report of a run (``core.report.dataset_report``): the worst images mapped
+    by ``checked`` on this process's model."""
+    from .core import report
+    from .core.dataset import worst
+
+    explained = report.explain_items(checked, workspace.context(),
+                                     worst(items, args.report_images), workspace.read_image)
+    preprocessing = workspace.preprocessing
+    parameters = {"model": str(model_path), "images": str(source),
+                  "labels": workspace.labels_source or "",
+                  "preprocessing": f"{preprocessing.name} ({preprocessing.reason})",
+                  "output index": str(workspace.output_index),
+                  "map": checked.describe(workspace.labels),
+                  "map parameters": ", ".join(f"{k}={v!r}" for k, v in checked.params.items())}
+    path = Path(args.report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return report.write(path, report.dataset_report(items, names, explained, parameters,
+                                                    title=f"Predictions on {source.name}"))
+
+
 def labelled_images(folder: Path, suffixes) -> tuple[list[Path], list[str | None]]:
-    """(image paths, true class name of each) as ``image_dataset_from_directory`` reads
-    ``folder``: with subfolders (not hidden), the images anywhere below each one, its name
-    their class, in alphanumeric order (images directly in ``folder`` are left out, as
-    there); without, the images in ``folder``, with no class."""
-    suffixes = {s.lower() for s in suffixes}
+    """(image paths, true class name of each): ``core.dataset.labelled_images``."""
+    from .core.dataset import labelled_images as listed
 
-    def images_below(directory: Path) -> list[Path]:
-        return sorted(p for p in directory.rglob("*")
-                      if p.is_file() and p.suffix.lower() in suffixes)
-
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not subfolders:
-        found = sorted(p for p in folder.iterdir()
-                       if p.is_file() and p.suffix.lower() in suffixes)
-        return found, [None] * len(found)
-    paths, names = [], []
-    for subfolder in subfolders:
-        below = images_below(subfolder)
-        paths += below
-        names += [subfolder.name] * len(below)
-    return paths, names
+    return listed(folder, suffixes)
 
 
 def class_names(worker, subfolders: list[str]) -> list[str]:
-    """The subfolder names in the order of the model's classes: by name when the model's
-    class names include every subfolder, else by position (the i-th subfolder is class
-    i), which needs as many subfolders as classes."""
-    if not subfolders:
-        return []
-    labels = worker.names
-    if labels and set(subfolders) <= set(labels):
-        return subfolders
-    if len(subfolders) != worker.class_count:
-        named = ", ".join(subfolders[:5]) + (", ..." if len(subfolders) > 5 else "")
-        raise UsageError(
-            f"{len(subfolders)} class subfolders ({named}) but the model scores "
-            f"{worker.class_count} classes: give --labels with the model's class names to "
-            "match the subfolders by name")
-    return subfolders
+    """The subfolder names in the order of the model's classes
+    (``core.dataset.class_names``)."""
+    from .core.dataset import DatasetError, class_names as matched
+
+    try:
+        return matched(subfolders, worker.names, worker.class_count)
+    except DatasetError as error:
+        raise UsageError(str(error)) from None
 
 
 def index_of(name: str, classes: list[str], worker) -> int:
     """The model's class index of subfolder ``name``."""
-    if worker.names and name in worker.names and set(classes) <= set(worker.names):
-        from .core.labels import class_named
+    from .core.dataset import index_of as index
 
-        return class_named(name, worker.names)
-    return classes.index(name)
+    return index(name, classes, worker.names)
 
 
 class PredictJob:
@@ -217,19 +238,10 @@ class PredictWorker:
 
 
 def prediction(outputs, true: int) -> dict:
-    """The predicted class, its probability and the cross-entropy loss of the true class
-    (NaN without one), from the model's outputs on one image."""
-    import numpy as np
+    """The predicted class, its probability and the loss (``core.dataset.prediction``)."""
+    from .core.dataset import prediction as predicted
 
-    from .core.batch_explain import class_probabilities
-
-    probabilities = class_probabilities(outputs)
-    predicted = int(np.argmax(probabilities))
-    loss = float("nan")
-    if true >= 0:
-        loss = float(-np.log(max(float(probabilities[true]), 1e-12)))
-    return {"predicted": predicted, "probability": float(probabilities[predicted]),
-            "loss": loss}
+    return predicted(outputs, true)
 
 
 def _kept(items, done: list):
@@ -239,63 +251,30 @@ def _kept(items, done: list):
 
 
 def class_name(index: int, names: list[str] | None) -> str:
-    if index < 0:
-        return ""
-    return names[index] if names and index < len(names) else str(index)
+    from .core.dataset import class_name as named
+
+    return named(index, names)
 
 
 def write_csv(path: Path, items: list[dict], names) -> None:
+    from .core.dataset import csv_fields
+
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(COLUMNS)
         for item in items:
-            ok = item["error"] is None
-            has_truth = ok and item["true"] >= 0
-            writer.writerow([
-                item["file"], class_name(item["true"], names),
-                class_name(item["predicted"], names) if ok else "",
-                f"{item['probability']:.6f}" if ok else "",
-                str(item["predicted"] == item["true"]) if has_truth else "",
-                f"{item['loss']:.6f}" if has_truth else "",
-                item["error"] or ""])
+            writer.writerow(csv_fields(item, names))
 
 
 def summary(items: list[dict], failed: int) -> str:
-    labelled = [item for item in items if item["error"] is None and item["true"] >= 0]
-    said = f"{len(items)} images"
-    if labelled:
-        right = sum(item["predicted"] == item["true"] for item in labelled)
-        said += f", accuracy {right / len(labelled):.1%} ({len(labelled) - right} wrong)"
-    if failed:
-        said += f", {failed} could not be read"
-    return said
+    from .core.dataset import summary as said
+
+    return said(items, failed)
 
 
 def confusion_png(path: Path, items: list[dict], names) -> None:
     """Counts of (true, predicted) classes over the classes that occur, as a PNG."""
-    import numpy as np
-    from matplotlib.figure import Figure
+    from .core.report import confusion_figure
 
-    shown = sorted({item["true"] for item in items} | {item["predicted"] for item in items})
-    where = {index: i for i, index in enumerate(shown)}
-    counts = np.zeros((len(shown), len(shown)), np.int64)
-    for item in items:
-        counts[where[item["true"]], where[item["predicted"]]] += 1
-    side = min(20.0, 2.5 + 0.45 * len(shown))
-    figure = Figure(figsize=(side + 1, side), layout="constrained")
-    axes = figure.add_subplot()
-    image = axes.imshow(counts, cmap="Blues")
-    figure.colorbar(image, ax=axes, shrink=0.8, label="images")
-    labels = [class_name(index, names) for index in shown]
-    axes.set_xticks(range(len(shown)), labels, rotation=45, ha="right")
-    axes.set_yticks(range(len(shown)), labels)
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
-    right = np.trace(counts)
-    axes.set_title(f"{counts.sum()} images, accuracy {right / counts.sum():.1%}")
-    if len(shown) <= 30:
-        top = counts.max()
-        for (row, column), count in np.ndenumerate(counts):
-            axes.text(column, row, str(count), ha="center", va="center",
-                      color="white" if count > top / 2 else "black", fontsize=9)
+    figure = confusion_figure(items, names)
     figure.savefig(path, dpi=100)

@@ -29,14 +29,12 @@ import numpy as np
 from .attribution import ALL_CHANNELS
 from .context import Context, Target
 from .errors import DialVisualizationError, ImageLoadError
-from .images import MAX_SIDE, InputImage, load_image
+from .images import IMAGE_SUFFIXES, MAX_SIDE, InputImage, load_image
 
 if TYPE_CHECKING:  # the core's TensorFlow side is imported when images are explained
     from .explain import RunRequest
     from .registry import Method
 
-#: The file suffixes read as images in a folder.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
 #: ``run`` function of a method -> its batched form (see :func:`batched`).
 _BATCHED: dict[Callable, Callable] = {}

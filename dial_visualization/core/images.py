@@ -36,6 +36,12 @@ from .preprocessing import resolve
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 #: The longest side of an image for a model that accepts any size, unless told otherwise.
 MAX_SIDE = 512
+#: The file suffixes read as images in a folder.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+#: How an image of another aspect ratio than the model's input meets it: stretched to the
+#: input size, its centre cropped to the input's aspect ratio, or padded (black, on both
+#: sides) to it; then resized.
+FITS = {"stretch": "stretched", "crop": "centre-cropped", "pad": "padded"}
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,7 @@ def to_channels(image: Image.Image, channels: int) -> np.ndarray:
 
 
 def load_image(source, model, preprocessing: str | Callable | None = None,
-               max_side: int = MAX_SIDE) -> InputImage:
+               max_side: int = MAX_SIDE, fit: str = "stretch") -> InputImage:
     """Load ``source`` (path, array or Pillow image) for ``model``.
 
     The image is converted to the model's channel count and resized to its input size (a
@@ -176,14 +182,24 @@ def load_image(source, model, preprocessing: str | Callable | None = None,
     float32 pixels in [0, 255], or ``None`` to use the one the model expects
     (``core.preprocessing.resolve``: its own preprocessing layers, a ``keras.applications``
     name, else ``"unit"``, [0, 1]). The choices and their reasons are recorded.
+    ``fit`` says how an image of another aspect ratio meets a model's fixed input size
+    (:data:`FITS`: ``"stretch"``, ``"crop"`` to the centre, ``"pad"`` with black).
     """
+    if fit not in FITS:
+        raise ImageLoadError(f"fit is one of {', '.join(FITS)}, not {fit!r}")
     from .models import input_shape
 
     height, width, channels = input_shape(model)
     image = read_image(source)
     original = to_channels(image, 3 if channels == 1 else channels)
     pixels = to_channels(image, channels)
+    fixed = bool(height and width)
     (height, width), size_reason = _model_size(pixels.shape[:2], height, width, max_side)
+    if fixed and fit != "stretch":
+        loaded = pixels.shape[:2]
+        pixels = fit_aspect(pixels, height / width, fit)
+        if pixels.shape[:2] != loaded:
+            size_reason += f", {FITS[fit]} from {loaded[1]}×{loaded[0]}"
     if pixels.shape[:2] != (height, width):
         resized_image = Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels)
         pixels = np.asarray(resized_image.resize((width, height), Image.Resampling.BILINEAR))
@@ -193,6 +209,24 @@ def load_image(source, model, preprocessing: str | Callable | None = None,
     source_name = str(source) if isinstance(source, (str, Path)) else ""
     return InputImage(original, pixels, chosen.name, array, source_name, chosen.reason,
                       size_reason, chosen.function)
+
+
+def fit_aspect(pixels: np.ndarray, ratio: float, fit: str) -> np.ndarray:
+    """(H, W, C) ``pixels`` at the aspect ratio ``ratio`` (height / width): their centre
+    cropped (``"crop"``) or black added equally on both sides (``"pad"``, the odd pixel
+    after); unchanged when the ratio is already met (to the nearest pixel)."""
+    height, width = pixels.shape[:2]
+    if fit == "crop":
+        new_height, new_width = (min(height, max(1, round(width * ratio))),
+                                 min(width, max(1, round(height / ratio))))
+        top, left = (height - new_height) // 2, (width - new_width) // 2
+        return pixels[top:top + new_height, left:left + new_width]
+    if fit == "pad":
+        new_height, new_width = max(height, round(width * ratio)), max(width, round(height / ratio))
+        top, left = (new_height - height) // 2, (new_width - width) // 2
+        return np.pad(pixels, ((top, new_height - height - top), (left, new_width - width - left),
+                               (0, 0)))
+    return pixels
 
 
 def _model_size(size: tuple[int, int], height, width, max_side: int):

@@ -277,15 +277,3 @@ def batches(count: int, batch_size: int | BatchSizeTuner, progress=None,
         if progress is not None:
             progress(stop / count)
 
-
-def class_index(model, x: np.ndarray, index: int | None, output_index: int = 0,
-                device: str = "auto") -> int:
-    """``index`` itself, or the top-scoring class of the first sample when it is None."""
-    if index is not None:
-        classes = model.outputs[output_index].shape[-1]
-        if not 0 <= index < classes:
-            raise MethodNotApplicableError(f"class {index} does not exist: the output has {classes}")
-        return int(index)
-    scores = layer_output_function(model, (), output_index=output_index, device=device)(
-        tf.convert_to_tensor(x[:1]))[0]
-    return int(np.argmax(np.asarray(scores)[0]))

@@ -20,15 +20,16 @@ methods change the document on the thread that owns it and raise a
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from psygnal import Signal
 
 from .context import Context, NodeType, Target
-from .errors import MethodNotApplicableError
+from .errors import MethodNotApplicableError, ParameterError
 from .explain import RunRequest, request
-from .images import MAX_SIDE, InputImage, load_image
+from .images import FITS, MAX_SIDE, InputImage, load_image
 from .labels import check_labels, load_labels
 from .layers import LayerTree
 from .models import check_model, file_sha256, load_model
@@ -89,8 +90,13 @@ class Workspace:
         self.device = "auto"
         #: For a model that takes any input size: the longest side of the image it sees.
         self.max_side = MAX_SIDE
+        #: How an image of another aspect ratio meets the model's input size (``images.FITS``:
+        #: stretch, crop, pad).
+        self.fit = "stretch"
         self.parameters = ParameterMemory()
         self._tree: LayerTree | None = None
+        self._warming: threading.Event | None = None  # set: stop the warm-up under way
+        self._warm_up_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ reading files
 
@@ -103,7 +109,7 @@ class Workspace:
         """``source`` (path, array, Pillow image) loaded for the model and preprocessing."""
         if self.model is None:
             raise MethodNotApplicableError("open a model first")
-        return load_image(source, self.model, self.preprocessing, self.max_side)
+        return load_image(source, self.model, self.preprocessing, self.max_side, self.fit)
 
     @staticmethod
     def read_labels(path) -> list[str]:
@@ -125,6 +131,7 @@ class Workspace:
         self.model_sha256 = sha256 if model is not None else ""
         self.output_index = 0
         self.parameters.forget()
+        self.stop_warm_up()
         self.image = None
         if model is not None:
             self._drop_labels_of_another_model()
@@ -145,6 +152,13 @@ class Workspace:
         self.preprocessing = resolve(choice, self.model) if choice is None else resolve(choice)
         self.preprocessing_changed.emit(self.preprocessing)
         return self.preprocessing
+
+    def set_fit(self, fit: str) -> None:
+        """How an image of another aspect ratio meets the model's input size (stretch, crop,
+        pad); the image must then be read again (:meth:`read_image`)."""
+        if fit not in FITS:
+            raise ParameterError(f"fit is one of {', '.join(FITS)}, not {fit!r}")
+        self.fit = fit
 
     def set_labels(self, labels: list[str] | None, source: str = "") -> None:
         """Class names (None removes them); a count other than the class count is refused."""
@@ -201,6 +215,41 @@ class Workspace:
         no parameters: the values remembered for the method)."""
         method_id = record.method or self.registry.default_method(record.target.node_type).id
         return self.request(method_id, record.target, record.params or None)
+
+    def warm_up_in_background(self) -> threading.Thread | None:
+        """Trace the model's shared functions for the image's size on a thread of its own
+        (``core.warm_up``), so that the first tile of each method costs what later ones do;
+        a new model stops it. None without a model and image."""
+        if self.model is None or self.image is None:
+            return None
+        from .warm_up import warm_up
+
+        self.stop_warm_up()
+        stop = self._warming = threading.Event()
+        model, size = self.model, self.image.array.shape
+        output_index, device = self.output_index, self.device
+
+        def work():
+            try:
+                warm_up(model, size, output_index=output_index, device=device,
+                        should_stop=stop.is_set)
+            except Exception:  # cancelled, or nothing to warm: the runs trace (and report) as before
+                pass
+
+        thread = threading.Thread(target=work, name="dial-visualization warm-up", daemon=True)
+        thread.start()
+        self._warm_up_thread = thread
+        return thread
+
+    def stop_warm_up(self, wait_s: float = 0.0) -> None:
+        """Ask the warm-up under way to stop (at its next step), and wait up to ``wait_s``
+        for it to end (before the process exits: TensorFlow must not be torn down under
+        it)."""
+        if self._warming is not None:
+            self._warming.set()
+            self._warming = None
+        if wait_s and self._warm_up_thread is not None:
+            self._warm_up_thread.join(wait_s)
 
     def check_preprocessing(self) -> PresetAdvice:
         """Compare the presets on the image (one forward pass each: run it off the GUI

@@ -30,7 +30,7 @@ try:
 except ImportError as error:
     raise ImportError("the node graph needs NodeGraphQt: "
                       "pip install 'dial-visualization[graph]'") from error
-from qtpy import QtCore, QtWidgets  # noqa: E402
+from qtpy import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from ..core.demo import demo_paths  # noqa: E402
 from ..core.errors import DialVisualizationError  # noqa: E402
@@ -105,6 +105,19 @@ class PreprocessorNode(BaseNode):
         presets = sorted(PRESETS, key=lambda name: name != "unit")  # "unit" first
         self.add_combo_menu("preset", "Preset", items=presets)
         self.function = None
+        self._showing = False  # show_preset: the face follows, nothing is sent
+
+    def show_preset(self, name: str) -> None:
+        """Show ``name`` (the preset a connected widget uses: the one it detected for a new
+        model, or one chosen in it) without sending it back."""
+        if name not in PRESETS or self.function is not None or name == self.get_property(
+                "preset"):
+            return
+        self._showing = True
+        try:
+            self.set_property("preset", name, push_undo=False)
+        finally:
+            self._showing = False
 
     def output_value(self, port_name: str):
         return self.function or self.get_property("preset")
@@ -115,7 +128,7 @@ class PreprocessorNode(BaseNode):
         send_outputs(self)
 
     def property_updated(self, name: str) -> None:
-        if name == "preset":
+        if name == "preset" and not self._showing:
             self.function = None
             send_outputs(self)
 
@@ -173,6 +186,7 @@ class ConvVisualizationNode(BaseNode):
         self.add_custom_widget(self.preview, tab="Preview")
         self.visualization_widget.result_added.connect(self.preview.show_result)
         self.visualization_widget.model_changed.connect(lambda model: self.preview.clear())
+        self.visualization_widget.workspace.preprocessing_changed.connect(self._show_preset)
         self._dialog = None
         self.view.setToolTip("double-click to open the visualization")
 
@@ -183,7 +197,15 @@ class ConvVisualizationNode(BaseNode):
         elif port_name == "Preprocessing":
             if value is None:  # unplugged: back to what the model expects
                 value = resolve(None, widget.model).name
-            widget.set_preprocessing(value)
+            if value != widget.preprocessing.name:  # the same preset: no second load
+                widget.set_preprocessing(value)
+
+    def _show_preset(self, preprocessing) -> None:
+        """The Preprocessor wired in shows the widget's preset (detected for a new model)."""
+        for out_port in self.get_input("Preprocessing").connected_ports():
+            source = out_port.node()
+            if hasattr(source, "show_preset"):
+                source.show_preset(preprocessing.name)
 
     def on_input_connected(self, in_port, out_port):
         source = out_port.node()
@@ -215,6 +237,19 @@ class VisualizationGraph(NodeGraph):
         self.register_nodes([ModelLoaderNode, PreprocessorNode, ConvVisualizationNode])
         self.property_changed.connect(self._property_changed)
         self.node_double_clicked.connect(self._double_clicked)
+        self.get_context_menu("graph").add_command("Quit", lambda *_: self.quit(), "Ctrl+Q")
+        self.quit_shortcut = QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Q"), self.widget)
+        self.quit_shortcut.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        self.quit_shortcut.activated.connect(self.quit)
+
+    def quit(self) -> None:
+        """Stop the runs and close the graph window and the visualization windows (the
+        application ends with its last window)."""
+        self.shutdown()
+        for node in self.visualization_nodes():
+            if node._dialog is not None:
+                node._dialog.close()
+        self.widget.close()
 
     def visualization_nodes(self) -> list[ConvVisualizationNode]:
         return [n for n in self.all_nodes() if isinstance(n, ConvVisualizationNode)]

@@ -29,6 +29,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("dial-visualization")
         self.loaded_methods = []
         self.widget = ConvVisualizationWidget(self, registry)
+        self.widget.warm_up_on_load = True
         self.setCentralWidget(self.widget)
         self.resize(*WINDOW_SIZE)
         self._build_menu()

@@ -37,12 +37,17 @@ class CanvasWidget(QtWidgets.QWidget):
     files_dropped = QtCore.Signal(list)
     #: RunRecord of one channel (filter), clicked in a tile's grid to open as its own tile.
     channel_requested = QtCore.Signal(object)
+    #: (tile, [metric id, ...]) chosen in a tile's Trust menu.
+    trust_requested = QtCore.Signal(object, object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self._tiles: list[ResultTile] = []
         self._columns = 2
+        self._shown_columns = 2  # as many as fit the width (shown_columns)
+        #: A widget under the tiles (the comparison's scores), or None.
+        self.footer: QtWidgets.QWidget | None = None
         self._scroll = QtWidgets.QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._container = QtWidgets.QWidget()
@@ -89,6 +94,7 @@ class CanvasWidget(QtWidgets.QWidget):
         tile = ResultTile(result, record, title, self._container)
         tile.close_requested.connect(self.remove_tile)
         tile.channel_requested.connect(self.channel_requested)
+        tile.trust_requested.connect(self.trust_requested)
         self._tiles.append(tile)
         self._relayout()
         self.update_scales()
@@ -109,6 +115,16 @@ class CanvasWidget(QtWidgets.QWidget):
     def clear(self) -> None:
         for tile in list(self._tiles):
             self.remove_tile(tile)
+        self.set_footer(None)
+
+    def set_footer(self, widget: QtWidgets.QWidget | None) -> None:
+        """Show ``widget`` under the tiles in place of any before (None: nothing)."""
+        if self.footer is not None:
+            self.footer.hide()
+            self.footer.deleteLater()
+        self.footer = widget
+        if widget is not None:
+            self._container.layout().insertWidget(2, widget)  # after the grid
 
     def shared_scales(self) -> bool:
         return self.shared_scale_check.isChecked()
@@ -133,13 +149,24 @@ class CanvasWidget(QtWidgets.QWidget):
         self._columns = max(1, int(columns))
         self._relayout()
 
+    def shown_columns(self) -> int:
+        """The columns the tiles are laid out in: the chosen number at most, fewer where the
+        canvas is too narrow for them (all while it is not shown)."""
+        if not self.isVisible():
+            return self._columns
+        scroll, spacing = self._scroll, self._grid.spacing()
+        width = (scroll.width() - 2 * scroll.frameWidth() - 8  # the container's margins
+                 - scroll.verticalScrollBar().sizeHint().width())  # shown or not: no flicker
+        return max(1, min(self._columns, (width + spacing) // (TILE_MIN_WIDTH + spacing)))
+
     def _relayout(self) -> None:
+        columns = self._shown_columns = self.shown_columns()
         for tile in self._tiles:
             self._grid.removeWidget(tile)
         for position, tile in enumerate(self._tiles):
-            self._grid.addWidget(tile, position // self._columns, position % self._columns)
+            self._grid.addWidget(tile, position // columns, position % columns)
         for column in range(max(self._grid.columnCount(), self._columns)):
-            used = column < self._columns
+            used = column < columns
             self._grid.setColumnStretch(column, 1 if used else 0)
             self._grid.setColumnMinimumWidth(column, TILE_MIN_WIDTH if used else 0)
         self._hint.setVisible(not self._tiles)
@@ -148,14 +175,25 @@ class CanvasWidget(QtWidgets.QWidget):
     def _fit_tiles(self) -> None:
         """Tiles about as tall as they are wide, so maps are not letterboxed."""
         width = self._scroll.viewport().width() - 8
-        tile_width = max(TILE_MIN_WIDTH, width // self._columns - self._grid.spacing())
+        tile_width = max(TILE_MIN_WIDTH, width // self._shown_columns - self._grid.spacing())
         height = int(min(max(tile_width * 0.85, TILE_MIN_HEIGHT), 900))
         for tile in self._tiles:
-            tile.setFixedHeight(height)
+            panel = tile.trust_panel  # the map's curves, under it
+            tile.setFixedHeight(height + (panel.maximumHeight() if panel is not None else 0))
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
-        self._fit_tiles()
+        self._follow_width()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self._follow_width()  # resized while another tab was shown
+
+    def _follow_width(self) -> None:
+        if self.shown_columns() != self._shown_columns:
+            self._relayout()
+        else:
+            self._fit_tiles()
 
     def export_figure(self) -> Figure | None:
         """A matplotlib figure of the tiles as drawn (each in its style, in the canvas's

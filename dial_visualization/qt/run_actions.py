@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from qtpy import QtCore, QtWidgets
 
 from ..core.context import NodeType, Target
@@ -15,10 +16,11 @@ from ..core.result import Result
 from ..core.session import RunRecord
 from .layer_models import LayerTreeModel
 from .method_picker import compared_methods
+from .run_cost import RunCostMixin
 from .worker import RunJob, TaskJob
 
 
-class RunActionsMixin:
+class RunActionsMixin(RunCostMixin):
     """The runs of :class:`~.widget.ConvVisualizationWidget` (its ``workspace``, queue, run
     rows, canvas and messages)."""
 
@@ -37,7 +39,7 @@ class RunActionsMixin:
     def compare_methods(self) -> list[RunJob]:
         """Every method that maps the input, on the selected classes (the top class if none
         is selected): one row of tiles per method, one column per class, on a cleared canvas
-        (Ctrl+Z brings the old tiles back)."""
+        (Ctrl+Z brings the old tiles back); then the maps' scores under the grid."""
         model = self._tree_model
         classes = [model.target(i) for i in self.layer_tree.selected_nodes()]
         classes = [t for t in classes if t is not None and t.node_type is NodeType.PREDICTION]
@@ -45,15 +47,17 @@ class RunActionsMixin:
         self.clear_canvas()
         self.columns_spin.setValue(len(classes))
         self.canvas.set_shared_scales(True)  # one colour scale per method (per row)
-        return self._run_records([RunRecord(method.id, target)
+        jobs = self._run_records([RunRecord(method.id, target)
                                   for method in compared_methods(self.registry)
                                   for target in classes])
+        self.trust.score_comparison(jobs)  # then deletion and insertion, under the grid
+        return jobs
 
     def _run_records(self, records: list[RunRecord], remembered: bool = True) -> list[RunJob]:
         """Check every run, queue those that pass; runs refused for one reason are said in
         one message."""
         refused: dict[str, int] = {}
-        jobs = []
+        checked_runs = []
         for record in records:
             try:
                 if not remembered and record.method is not None:
@@ -63,7 +67,10 @@ class RunActionsMixin:
             except DialVisualizationError as error:
                 refused[str(error)] = refused.get(str(error), 0) + 1
                 continue
-            jobs.append(self._submit(checked))
+            checked_runs.append(checked)
+        if checked_runs and not self._confirm_cost(checked_runs):  # a long run: asked first
+            checked_runs = []
+        jobs = [self._submit(checked) for checked in checked_runs]
         for message, count in refused.items():
             self.report_error(f"{count} runs not started: {message}" if count > 1 else message,
                               "Cannot run")
@@ -129,12 +136,14 @@ class RunActionsMixin:
         job.finished.connect(lambda result: self._ranked(generation, tree_model, result))
         job.failed.connect(lambda message: self.log_message(f"class ranking failed: {message}"))
         self._queue.submit(job)
+        self._time_model()  # then the model's time per image, for the estimate of long runs
 
     def _ranked(self, generation: int, tree_model: LayerTreeModel, result: Result) -> None:
         if generation != self._generation or tree_model is not self._tree_model:
             return
         tree_model.set_scores(result.data)
-        best, labels = result.info["ranking"][0], self.workspace.labels
+        # the tree's first class: the first of tied scores (its sort is stable), as argmax
+        best, labels = int(np.argmax(np.ravel(result.data))), self.workspace.labels
         name = labels[best] if labels and best < len(labels) else best
         self.log_message(f"top prediction: {name} ({result.data[best]:.3f})")
 

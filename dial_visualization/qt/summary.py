@@ -7,13 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from qtpy import QtCore, QtWidgets
 
 from ..core.images import InputImage
 from ..core.preprocessing import PRESETS, Preprocessing
 from ..core.workspace import Workspace
 from .pixmaps import pixmap_from_array
 
+#: The previews' side at first; they follow the width of their column, within
+#: [IMAGE_VIEW_MIN, IMAGE_VIEW_MAX].
 IMAGE_VIEW_SIZE = 200
+IMAGE_VIEW_MIN = 96
+IMAGE_VIEW_MAX = 480
+#: The choices of how an image meets the model's aspect ratio (``core.images.FITS``).
+FIT_CHOICES = {"stretch": "stretch", "crop": "centre crop", "pad": "pad"}
 _CUSTOM = "custom"
 
 
@@ -25,6 +32,14 @@ class SummaryView:
         self.workspace = workspace
         for name in PRESETS:
             form.preprocessing_combo.addItem(name, name)
+        form.fit_combo = QtWidgets.QComboBox()  # beside the preprocessing, in its form
+        for name, text in FIT_CHOICES.items():
+            form.fit_combo.addItem(text, name)
+        form.fit_combo.setToolTip("how an image of another aspect ratio than the model's "
+                                  "input meets it: stretched, its centre cropped, or padded "
+                                  "with black")
+        form.fit_label = QtWidgets.QLabel("Fit")
+        form.image_form.insertRow(1, form.fit_label, form.fit_combo)
         form.preprocessing_warning_label.hide()
         from ..core.tf_ops import gpu_available
 
@@ -35,8 +50,13 @@ class SummaryView:
         else:
             form.device_label.hide()
             form.device_combo.hide()
+        self._previews = {}  # view: (pixels, smooth), drawn at the view's size
         for view in (form.image_original_view, form.image_model_view):
-            view.setFixedSize(IMAGE_VIEW_SIZE + 4, IMAGE_VIEW_SIZE + 4)
+            view.setMinimumSize(IMAGE_VIEW_MIN + 4, IMAGE_VIEW_MIN + 4)
+            view.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                               QtWidgets.QSizePolicy.Policy.Fixed)
+            view.setFixedHeight(IMAGE_VIEW_SIZE + 4)
+            view.installEventFilter(_Resized(view, self._fit_preview))
         self.show_preprocessing(workspace.preprocessing)
         workspace.model_changed.connect(self.show_model)
         workspace.image_changed.connect(self.show_image)
@@ -75,22 +95,34 @@ class SummaryView:
         form = self.form
         form.preprocessing_warning_label.hide()
         if image is None:
+            self._previews = {}
             for view in (form.image_original_view, form.image_model_view):
                 view.clear()
             form.image_path_label.setText("No image loaded")
             form.image_info_label.setText("")
             return
-        form.image_original_view.setPixmap(pixmap_from_array(image.original, IMAGE_VIEW_SIZE))
-        form.image_model_view.setPixmap(
-            pixmap_from_array(image.resized, IMAGE_VIEW_SIZE, smooth=False))
+        self._previews = {form.image_original_view: (image.original, True),
+                          form.image_model_view: (image.resized, False)}
+        for view in self._previews:
+            self._fit_preview(view)
         form.image_path_label.setText(image.name)
         form.image_path_label.setToolTip(image.source)
         low, high = float(np.min(image.array)), float(np.max(image.array))
         form.image_info_label.setText(
             f"{image.original.shape[1]}×{image.original.shape[0]} as loaded; "
             f"{image.resized.shape[1]}×{image.resized.shape[0]}×{image.resized.shape[2]} "
-            f"for the model ({image.size_reason}); preprocessing {image.preprocessing} "
+            f"for the model ({image.size_reason}; fit {FIT_CHOICES[self.workspace.fit]}); "
+            f"preprocessing {image.preprocessing} "
             f"({image.preprocessing_reason}): values {low:.3g} to {high:.3g}")
+
+    def _fit_preview(self, view: QtWidgets.QLabel) -> None:
+        """The view as tall as it is wide (within the limits), its image drawn to fit."""
+        side = min(max(view.width() - 4, IMAGE_VIEW_MIN), IMAGE_VIEW_MAX)
+        if view.height() != side + 4:
+            view.setFixedHeight(side + 4)
+        if view in self._previews:
+            pixels, smooth = self._previews[view]
+            view.setPixmap(pixmap_from_array(pixels, side, smooth=smooth))
 
     def show_preprocessing(self, preprocessing: Preprocessing) -> None:
         """Make ``preprocessing`` current in the combo; its entry says why it was chosen."""
@@ -122,3 +154,16 @@ class SummaryView:
     def show_warning(self, message: str) -> None:
         self.form.preprocessing_warning_label.setText(message)
         self.form.preprocessing_warning_label.show()
+
+
+class _Resized(QtCore.QObject):
+    """Calls ``then(watched)`` after each resize of the widget it filters."""
+
+    def __init__(self, parent, then):
+        super().__init__(parent)
+        self._then = then
+
+    def eventFilter(self, watched, event):
+        if event.type() == QtCore.QEvent.Type.Resize:
+            self._then(watched)
+        return False

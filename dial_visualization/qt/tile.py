@@ -19,6 +19,7 @@ from ..core.registry import NodeType
 from ..core.result import Result, file_stem
 from ..core.session import RunRecord
 from .figures import ResultDialog, TileFigureCanvas
+from .trust import explains_a_class, trust_button
 
 COLOUR_MAPS = ("default", "viridis", "jet", "RdBu_r", "coolwarm", "magma", "inferno", "gray")
 FRAME_INTERVAL_MS = 120
@@ -58,6 +59,8 @@ class ResultTile(QtWidgets.QFrame):
     close_requested = QtCore.Signal(object)
     #: RunRecord of one channel (filter) of this tile's grid, clicked to open as its own tile.
     channel_requested = QtCore.Signal(object)
+    #: (this tile, [metric id, ...]) chosen in its Trust menu (a map of a class, see .trust).
+    trust_requested = QtCore.Signal(object, object)
 
     def __init__(self, result: Result, record: RunRecord | None = None, title: str = "",
                  parent=None):
@@ -73,6 +76,7 @@ class ResultTile(QtWidgets.QFrame):
         self.page = 0
         self.frame = None if result.frames is None else len(result.frames) - 1
         self.dialogs: list[ResultDialog] = []
+        self.trust_panel = None  # its curves under the map (.trust_views.set_trust_panel)
         self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
         self.setMinimumSize(TILE_MIN_WIDTH, TILE_MIN_HEIGHT)
         layout = QtWidgets.QVBoxLayout(self)
@@ -135,8 +139,11 @@ class ResultTile(QtWidgets.QFrame):
         self.save_button.setMenu(menu)
         self.close_button = self._button("✕", "close this tile",
                                          lambda: self.close_requested.emit(self))
-        for button in (self.enlarge_button, self.save_button, self.close_button):
-            header.addWidget(button)
+        self.trust_button = trust_button(self) if explains_a_class(self) else None
+        for button in (self.trust_button, self.enlarge_button, self.save_button,
+                       self.close_button):
+            if button is not None:
+                header.addWidget(button)
         return header
 
     def _make_style_controls(self) -> QtWidgets.QHBoxLayout:
@@ -309,6 +316,7 @@ class ResultTile(QtWidgets.QFrame):
             self._timer.stop()
         if self.play_button.isChecked() != playing:
             self.play_button.setChecked(playing)
+        self.play_button.setText("Pause" if playing else "Play")
 
     def is_playing(self) -> bool:
         return self._timer.isActive()
@@ -320,17 +328,20 @@ class ResultTile(QtWidgets.QFrame):
             self.show_frame(self.frame + 1)
 
     def _update_frame_label(self) -> None:
-        """"k/N", then the frame's step and objective (one per optimised image) where the
-        result records them (activation maximization)."""
-        text = f"{self.frame + 1}/{len(self.result.frames)}"
+        """The frame's optimisation step and objective (one per optimised image) where the
+        result records them (activation maximization), else "k/N"; "k/N" in the tooltip."""
+        position = f"frame {self.frame + 1}/{len(self.result.frames)}"
         steps = self.result.info.get("frame_steps")
         objectives = self.result.info.get("objective_per_frame")
-        if steps and objectives:
+        if steps and objectives and len(steps) == len(self.result.frames):
             values = objectives[self.frame]
             shown = ", ".join(f"{value:.3g}" for value in values[:4])
-            text += f"  step {steps[self.frame]}: objective {shown}" + (
+            text = f"step {steps[self.frame]}: objective {shown}" + (
                 ", ..." if len(values) > 4 else "")
+        else:
+            text = f"{self.frame + 1}/{len(self.result.frames)}"
         self.frame_label.setText(text)
+        self.frame_label.setToolTip(position)
 
     # ------------------------------------------------------------------ cells
 

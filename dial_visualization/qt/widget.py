@@ -24,13 +24,17 @@ from ..core.preprocessing import Preprocessing
 from ..core.registry import HandlerConfiguration
 from ..core.session import Session
 from ..core.workspace import Workspace
+from .dataset_view import DatasetView
+from .compact_toolbar import CompactRow
 from .file_actions import FileActionsMixin
+from .layer_filter import LayerFilters
 from .layer_models import LayerTableModel, LayerTreeModel
 from .messages import MessagesMixin
 from .method_picker import MethodPicker
 from .run_actions import RunActionsMixin
 from .run_rows import RunIndicator, RunRows
 from .summary import SummaryView
+from .trust import TrustActions
 from .worker import RunQueue
 
 
@@ -62,6 +66,9 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         #: Show errors and confirmations as message boxes (tests and batch use set False:
         #: errors then go to the log and status bar only, and unsafe models are refused).
         self.show_dialogs = True
+        #: Trace the model's functions on a thread of their own once an image is loaded, so
+        #: that the first tile of each method comes as fast as later ones (the app sets it).
+        self.warm_up_on_load = False
         self.registry = registry or HandlerConfiguration.default()
         self.workspace = Workspace(self.registry)
         self._generation = 0  # runs of an older document are not shown
@@ -78,6 +85,10 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         self.layer_table.horizontalHeader().setStretchLastSection(True)
         self.layer_tree.setModel(self._tree_model)
         self.summary = SummaryView(self, self.workspace)
+        self.dataset = DatasetView(self)  # the Dataset tab: a folder predicted
+        self.tabs.addTab(self.dataset, "Dataset")
+        self.layer_filters = LayerFilters(self)  # layer search over the tree and table
+        self.compact_toolbar = CompactRow(self.canvas_panel, self.canvas_toolbar)  # 800 px
         self.method_picker = MethodPicker(self.method_combo, self.layer_tree)
         self.params_form.set_memory(self.workspace.parameters)
         self.summary_top_splitter.setSizes([720, 480])
@@ -134,6 +145,15 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         self._reload_image()
         return True
 
+    def set_fit(self, fit: str) -> bool:
+        """How an image of another aspect ratio meets the model's input: "stretch" (the
+        default), "crop" (its centre) or "pad"; the image is loaded again with it."""
+        if not self._apply(self.workspace.set_fit, fit):
+            return False
+        self.fit_combo.setCurrentIndex(max(self.fit_combo.findData(fit), 0))
+        self._reload_image()
+        return True
+
     def set_labels(self, labels: list[str] | None, source: str = "") -> bool:
         """Class names for the Prediction node and later results (None removes them). Names
         whose count is not the model's class count are refused (the current ones stay)."""
@@ -174,6 +194,7 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
     def shutdown(self) -> None:
         """Cancel every run and wait for the worker (called when the widget closes)."""
         self._generation += 1
+        self.workspace.stop_warm_up(wait_s=60)
         self._queue.shutdown()
 
     # ================================================================== following the workspace
@@ -197,6 +218,7 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         self.run_button.clicked.connect(lambda: self._run_indexes(self.layer_tree.selected_nodes()))
         self.columns_spin.valueChanged.connect(self.canvas.set_columns)
         self.preprocessing_combo.activated.connect(self._preprocessing_chosen)
+        self.fit_combo.activated.connect(lambda i: self.set_fit(self.fit_combo.itemData(i)))
         self.device_combo.currentIndexChanged.connect(
             lambda _: workspace.set_device(self.device()))
         self.output_combo.activated.connect(self.set_output_index)
@@ -204,6 +226,7 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         self.canvas.nodes_dropped.connect(self._run_nodes)
         self.canvas.files_dropped.connect(self.open_files)
         self.canvas.channel_requested.connect(self.run_record)
+        self.trust = TrustActions(self)  # a tile's Trust menu and the comparison's scores
         self.params_form.values_changed.connect(
             lambda method_id, values: self.status_bar.showMessage(
                 f"{method_id}: {self.registry.get(method_id).changed_params(values)}"
@@ -255,11 +278,14 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
             first = self._tree_model.index(0, 0)
             self.layer_tree.expand(first)
             self.layer_tree.setCurrentIndex(first)
+        self.layer_filters.apply()
         old_tree.deleteLater()
         old_table.deleteLater()
 
     def _image_changed(self, image) -> None:
         if image is not None:
+            if self.warm_up_on_load:
+                self.workspace.warm_up_in_background()
             self._rank_classes()
             self._check_preprocessing()
 

@@ -192,10 +192,12 @@ def test_frames_play_and_save_as_gif(demo_widget, qtbot, tmp_path):
     tile.frame_slider.setValue(1)
     assert tile.frame == 1 and tile.shown_result().data[0, 1, 1] == 1.0
     assert tile.shown_result().data[0, 4, 4] == 0.0
+    assert tile.play_button.text() == "Play"
     qtbot.mouseClick(tile.play_button, QtCore.Qt.MouseButton.LeftButton)
-    assert tile.is_playing()
+    assert tile.is_playing() and tile.play_button.text() == "Pause"
     qtbot.waitUntil(lambda: not tile.is_playing(), timeout=5000)  # stops at the last frame
     assert tile.frame == 4 and not tile.play_button.isChecked()
+    assert tile.play_button.text() == "Play"
     gif = tile.save_gif(tmp_path / "frames.gif")
     with Image.open(gif) as picture:
         assert picture.format == "GIF" and picture.n_frames == 5
@@ -212,7 +214,11 @@ def test_activation_maximization_tile_plays_and_saves_gif(demo_widget, tmp_path)
     tile = demo_widget.canvas.tiles()[-1]
     assert tile.result.frames is not None and len(tile.result.frames) >= 2
     tile.show_frame(0)
-    assert tile.frame_label.text().startswith("1/")
+    objective = tile.result.info["objective_per_frame"][0][0]
+    assert tile.frame_label.text() == f"step 0: objective {objective:.3g}"
+    assert tile.frame_label.toolTip() == f"frame 1/{len(tile.result.frames)}"
+    tile.show_frame(len(tile.result.frames) - 1)
+    assert tile.frame_label.text().startswith(f"step {tile.result.info['frame_steps'][-1]}: ")
     with Image.open(tile.save_gif(tmp_path / "am.gif")) as picture:
         assert picture.n_frames >= 2
 

@@ -3,6 +3,7 @@ beside Run, the right-click menu, F2, a class node's default, layer rows, the la
 parameter's choices, one message per reason, "Compare methods", Ctrl+Z after a clear, the
 run indicator and the time left."""
 
+import threading
 import time
 
 import pytest
@@ -176,3 +177,24 @@ def test_time_left_follows_the_pace_so_far():
     assert job.remaining_s() == pytest.approx(30.0, rel=0.05)  # 10 s for a quarter
     job.started_at = time.monotonic() - 1.0
     assert job.remaining_s() is None  # too early to tell
+
+
+def test_the_app_traces_in_the_background_so_the_first_tile_traces_nothing(widget, qtbot):
+    from builders import random_pixels, residual_model
+    from dial_visualization.core.tf_ops import tracing_count
+
+    model = residual_model()
+    widget.warm_up_on_load = True  # as the app's window sets it
+    assert widget.set_model(model) and widget.set_image(random_pixels())
+    warming = [t for t in threading.enumerate() if t.name == "dial-visualization warm-up"]
+    assert warming
+    for thread in warming:
+        thread.join(60)
+    assert widget.wait_until_idle(60)
+    before = tracing_count(model)
+    assert before > 0
+    for method_id in ("saliency", "grad-cam"):
+        widget.run_method(method_id, Target(NodeType.PREDICTION))
+    assert widget.wait_until_idle(60)
+    assert [r.method for r in widget.results()] == ["saliency", "grad-cam"]
+    assert tracing_count(model) == before  # the first tiles reused the warmed functions

@@ -55,7 +55,7 @@ def test_ui_file_is_package_data_and_every_named_widget_is_built(widget):
         assert isinstance(getattr(widget, name), expected), name
     assert widget.objectName() == "ConvVisualizer"
     assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == [
-        "Summary", "Layer visualisation"]
+        "Summary", "Layer visualisation", "Dataset"]  # the Dataset tab is built in code
     combo = widget.preprocessing_combo
     assert [combo.itemData(i) for i in range(combo.count())] == [
         "none", "unit", "symmetric", "caffe", "torch"]

@@ -30,6 +30,7 @@ from PIL import Image
 
 from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
 from ..errors import MethodNotApplicableError
+from ..images import IMAGE_SUFFIXES
 from ..preprocessing import PRESETS
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, input_gradient_function, score_function
@@ -37,7 +38,6 @@ from .integrated_gradients import baseline_input
 
 REDUCTION = "sum"
 BASELINES = ("noise", "blur", "black", "references")
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 
 
 def reference_inputs(folder: str, image) -> np.ndarray:
@@ -49,7 +49,7 @@ def reference_inputs(folder: str, image) -> np.ndarray:
     if not folder or not path.is_dir():
         raise MethodNotApplicableError(f"references: no such folder {folder!r} (the folder "
                                        "of reference images that baselines are drawn from)")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise MethodNotApplicableError(f"references: no images in folder {folder}")
     preprocess = image.preprocess or PRESETS.get(image.preprocessing)

@@ -24,4 +24,4 @@ def predictions(context, target, params, progress, should_stop):
     return Result(title=f"top {name} ({scores[best]:.3f})",
                   kind="scores", data=scores, labels=context.labels,
                   info={"top_k": min(params["top_k"], len(scores)),
-                        "ranking": np.argsort(scores)[::-1].tolist()})
+                        "ranking": np.argsort(-scores, kind="stable").tolist()})
