@@ -39,6 +39,8 @@ class CanvasWidget(QtWidgets.QWidget):
     channel_requested = QtCore.Signal(object)
     #: (tile, [metric id, ...]) chosen in a tile's Trust menu.
     trust_requested = QtCore.Signal(object, object)
+    #: The path of a file a tile wrote.
+    tile_saved = QtCore.Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -95,6 +97,7 @@ class CanvasWidget(QtWidgets.QWidget):
         tile.close_requested.connect(self.remove_tile)
         tile.channel_requested.connect(self.channel_requested)
         tile.trust_requested.connect(self.trust_requested)
+        tile.saved.connect(self.tile_saved)
         self._tiles.append(tile)
         self._relayout()
         self.update_scales()

@@ -61,6 +61,8 @@ class ResultTile(QtWidgets.QFrame):
     channel_requested = QtCore.Signal(object)
     #: (this tile, [metric id, ...]) chosen in its Trust menu (a map of a class, see .trust).
     trust_requested = QtCore.Signal(object, object)
+    #: The path of a file the tile wrote (PNG, .npy, GIF).
+    saved = QtCore.Signal(str)
 
     def __init__(self, result: Result, record: RunRecord | None = None, title: str = "",
                  parent=None):
@@ -378,19 +380,22 @@ class ResultTile(QtWidgets.QFrame):
     def save_png(self, path: str | Path | None = None) -> Path | None:
         path = path or _ask_save_path(self, "Save tile as PNG", file_stem(self.title) + ".png",
                                       "PNG image (*.png)")
-        if not path:
-            return None
-        return self.shown_result().save_png(path, **self.style())
+        return self._saved(path and self.shown_result().save_png(path, **self.style()))
 
     def save_npy(self, path: str | Path | None = None) -> Path | None:
         path = path or _ask_save_path(self, "Save raw data", file_stem(self.title) + ".npy",
                                       "NumPy array (*.npy)")
-        return self.result.save_npy(path) if path else None
+        return self._saved(path and self.result.save_npy(path))
 
     def save_gif(self, path: str | Path | None = None) -> Path | None:
         path = path or _ask_save_path(self, "Save frames as GIF", file_stem(self.title) + ".gif",
                                       "Animated GIF (*.gif)")
-        return self.result.save_gif(path) if path else None
+        return self._saved(path and self.result.save_gif(path))
+
+    def _saved(self, path) -> Path | None:
+        if path:
+            self.saved.emit(str(path))
+        return path or None
 
     def close_dialogs(self) -> None:
         for dialog in self.dialogs:

@@ -226,6 +226,7 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         self.canvas.nodes_dropped.connect(self._run_nodes)
         self.canvas.files_dropped.connect(self.open_files)
         self.canvas.channel_requested.connect(self.run_record)
+        self.canvas.tile_saved.connect(lambda path: self.say(f"saved {path}"))
         self.trust = TrustActions(self)  # a tile's Trust menu and the comparison's scores
         self.params_form.values_changed.connect(
             lambda method_id, values: self.status_bar.showMessage(

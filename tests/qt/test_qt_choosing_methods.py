@@ -198,3 +198,13 @@ def test_the_app_traces_in_the_background_so_the_first_tile_traces_nothing(widge
     assert widget.wait_until_idle(60)
     assert [r.method for r in widget.results()] == ["saliency", "grad-cam"]
     assert tracing_count(model) == before  # the first tiles reused the warmed functions
+
+
+def test_saving_a_tile_is_said_in_the_status_bar(demo_widget, tmp_path):
+    demo_widget.run_method("saliency", Target(NodeType.PREDICTION))
+    assert demo_widget.wait_until_idle(60)
+    tile = demo_widget.canvas.tiles()[-1]
+    for save, name in ((tile.save_png, "map.png"), (tile.save_npy, "map.npy")):
+        path = save(tmp_path / name)
+        assert path is not None and (tmp_path / name).is_file()
+        assert demo_widget.status_bar.currentMessage() == f"saved {tmp_path / name}"
