@@ -71,11 +71,4 @@ def heatmap_result(context: Context, target: Target, attribution: np.ndarray,
 def class_score(context: Context, index: int) -> float:
     """The model's output for class ``index`` on the context's image (a probability for a
     softmax output), shown in the title of a class's map (``info["class_score"]``)."""
-    import tensorflow as tf
-
-    from .tf_ops import layer_output_function
-
-    function = layer_output_function(context.model, (), output_index=context.output_index,
-                                     device=context.device)
-    scores = function(tf.convert_to_tensor(context.require_image().batch()[:1]))[0]
-    return float(np.asarray(scores).reshape(1, -1)[0, index])
+    return float(context.outputs()[index])

@@ -250,8 +250,9 @@ def _run_group(requests: Sequence[RunRequest], context: Context,
         for outcome in group:
             outcome.fail(error)
         return
-    for outcome, row in zip(group, outputs):
+    for outcome, each, row in zip(group, contexts, outputs):
         outcome.outputs = row
+        each.remember_outputs(row)
     for checked in requests:
         run_batch = batched_form(checked.method)
         results = None

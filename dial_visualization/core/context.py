@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import ParameterError
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
     from .images import InputImage
 
@@ -75,6 +76,26 @@ class Context:
     output_index: int = 0
     labels: list[str] | None = None
     device: str = "auto"
+    #: The explained output on the image, once computed (a copy made with another image,
+    #: ``dataclasses.replace``, starts without it).
+    _outputs: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def outputs(self) -> np.ndarray:
+        """The explained output of the model on the image, flattened; one forward pass per
+        context, shared by the top class, the class score and a batch that computed it."""
+        if self._outputs is None:
+            from .batch_explain import model_outputs
+
+            self.remember_outputs(model_outputs(self, self.require_image().batch())[0])
+        return self._outputs
+
+    @property
+    def has_outputs(self) -> bool:
+        return self._outputs is not None
+
+    def remember_outputs(self, outputs: np.ndarray) -> None:
+        """Keep ``outputs``, computed for this context's image elsewhere (in a batch)."""
+        self._outputs = outputs
 
     def require_image(self) -> InputImage:
         from .errors import MethodNotApplicableError

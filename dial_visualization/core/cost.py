@@ -102,15 +102,13 @@ def estimated_cost(request: RunRequest, model, size: tuple[int, int] | None = No
     """The model calls of ``request`` on ``model`` (``size``: the image's (height, width),
     needed for a model that takes any size); None for methods this module does not know
     (plugins) and for runs that call no model (a layer's kernels). A class's run adds one
-    forward pass for the class score in its title, and one to find the top class when it
-    explains "the top class"."""
+    forward pass: the model's output on the image (``Context.outputs``), which gives the
+    class score in its title and, when it explains "the top class", that class."""
     cost = _method_cost(request, model, size)
     if cost is None or request.target.node_type is not NodeType.PREDICTION:
         return cost
     if request.method.id not in ("predictions", "activation-maximization"):
-        cost += _forward(1)  # the class score shown with the map
-        if request.target.index is None:
-            cost += _forward(1)  # the top class
+        cost += _forward(1)  # the output on the image: the class score (and the top class)
     return cost
 
 

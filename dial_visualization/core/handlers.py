@@ -153,11 +153,14 @@ class PredictionHandler(NodeHandler):
             return [target] * len(contexts)
         if contexts[0].image is None:
             return [Target(self.node_type, None, 0)] * len(contexts)
-        from .batch_explain import model_outputs
+        if not all(context.has_outputs for context in contexts):
+            from .batch_explain import model_outputs
 
-        x = np.stack([context.image.array for context in contexts])
-        top = np.argmax(model_outputs(contexts[0], x), axis=1)
-        return [Target(self.node_type, None, int(index)) for index in top]
+            x = np.stack([context.image.array for context in contexts])
+            for context, row in zip(contexts, model_outputs(contexts[0], x)):
+                context.remember_outputs(row)
+        return [Target(self.node_type, None, int(np.argmax(context.outputs())))
+                for context in contexts]
 
     def describe(self, target: Target, labels: list[str] | None = None) -> str:
         if target.index is None:

@@ -1,11 +1,9 @@
 """The model's class scores for the image, sorted, with class names when given."""
 
 import numpy as np
-import tensorflow as tf
 
 from ..registry import NodeType, Parameter, method
 from ..result import Result
-from ..tf_ops import layer_output_function
 
 
 @method(
@@ -14,10 +12,7 @@ from ..tf_ops import layer_output_function
     parameters=(Parameter("top_k", "int", 10, "how many classes to show", 1, 1000),),
 )
 def predictions(context, target, params, progress, should_stop):
-    x = context.require_image().batch()
-    function = layer_output_function(context.model, (), output_index=context.output_index,
-                                     device=context.device)
-    scores = np.asarray(function(tf.constant(x))[0])[0].reshape(-1)
+    scores = context.outputs()
     progress(1.0)
     best = int(np.argmax(scores))
     name = context.labels[best] if context.labels and best < len(context.labels) else str(best)
