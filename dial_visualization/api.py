@@ -12,7 +12,8 @@ from .core.images import MAX_SIDE, InputImage
 from .core.images import load_image as _load_image
 from .core.labels import load_labels
 from .core.models import load_model
-from .core.preprocessing import Preprocessing, PreprocessingWarning, compare_presets
+from .core.preprocessing import Preprocessing
+from .core.preprocessing_check import PreprocessingWarning, compare_presets
 from .core.registry import Method, HandlerConfiguration
 from .core.result import Result
 from .core.workspace import Workspace

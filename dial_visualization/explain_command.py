@@ -276,7 +276,8 @@ def _explain_once(worker, out: Path, channels: bool) -> None:
 
 def _preset_warnings(context, image, path: Path) -> list[str]:
     """The warning when another preset than the chosen one looks right for ``image``."""
-    from .core.preprocessing import Preprocessing, compare_presets
+    from .core.preprocessing import Preprocessing
+    from .core.preprocessing_check import compare_presets
 
     chosen = Preprocessing(image.preprocessing, image.preprocess, image.preprocessing_reason)
     advice = compare_presets(context.model, image.resized, chosen,

@@ -33,7 +33,8 @@ from .images import FITS, MAX_SIDE, InputImage, load_image
 from .labels import check_labels, load_labels
 from .layers import LayerTree
 from .models import check_model, file_sha256, load_model
-from .preprocessing import PresetAdvice, Preprocessing, compare_presets, resolve
+from .preprocessing import Preprocessing, resolve
+from .preprocessing_check import PresetAdvice, compare_presets
 from .registry import HandlerConfiguration, Method
 from .session import RunRecord, Session
 

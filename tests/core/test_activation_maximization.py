@@ -18,6 +18,7 @@ from dial_visualization.core.errors import Cancelled, MethodNotApplicableError, 
 from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
 from dial_visualization.core.methods import activation_maximization
+from dial_visualization.core.methods._transformation_robustness import jitter_and_scale
 from dial_visualization.core.registry import HandlerConfiguration, NodeType
 
 METHOD = "activation-maximization"
@@ -226,20 +227,20 @@ def test_nested_layer_path():
 @pytest.mark.parametrize("shift", [(0, 0), (1, 2), (-3, 4)])
 def test_jitter_rolls_whole_pixels(shift):
     images = np.random.default_rng(0).random((2, 8, 10, 3)).astype(np.float32)
-    moved = activation_maximization._jitter_and_scale(tf.constant(images),
+    moved = jitter_and_scale(tf.constant(images),
                                                       tf.constant([*shift, 1.0]))
     np.testing.assert_allclose(moved, np.roll(images, shift, axis=(1, 2)), atol=1e-6)
 
 
 def test_zoom_out_resizes_and_mirrors_the_border_zoom_in_crops_the_centre():
     images = np.random.default_rng(0).random((1, 8, 8, 3)).astype(np.float32)
-    halved = np.asarray(activation_maximization._jitter_and_scale(
+    halved = np.asarray(jitter_and_scale(
         tf.constant(images), tf.constant([0.0, 0.0, 0.5])))
     small = np.asarray(tf.image.resize(images, (4, 4)))
     np.testing.assert_allclose(halved[:, 2:6, 2:6], small, atol=1e-6)
     np.testing.assert_allclose(halved, np.pad(small, [(0, 0), (2, 2), (2, 2), (0, 0)],
                                               mode="reflect"), atol=1e-6)
-    doubled = np.asarray(activation_maximization._jitter_and_scale(
+    doubled = np.asarray(jitter_and_scale(
         tf.constant(images), tf.constant([0.0, 0.0, 2.0])))
     enlarged = np.asarray(tf.image.resize(images, (16, 16)))
     np.testing.assert_allclose(doubled, enlarged[:, 4:12, 4:12], atol=1e-6)

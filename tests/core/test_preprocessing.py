@@ -19,11 +19,11 @@ from dial_visualization.core.images import load_image
 from dial_visualization.core.preprocessing import (
     PRESETS,
     Preprocessing,
-    compare_presets,
     detect,
     presets_for,
     resolve,
 )
+from dial_visualization.core.preprocessing_check import compare_presets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LABELS = ["circle", "square", "triangle", "cross"]

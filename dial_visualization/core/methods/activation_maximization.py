@@ -45,6 +45,7 @@ from ..result import Result
 from ..tf_ops import objective, traced
 from ..walker import forward, get_layer, select
 from ._image_parameterization import PARAMETERIZATIONS
+from ._transformation_robustness import jitter_and_scale, random_transforms, total_variation
 
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 
@@ -175,7 +176,7 @@ def _start(image, indices: list[int], params: dict, steps: int):
     variables = tf.constant(np.stack([image.initial(np.random.default_rng(
         [params["seed"], i - ALL_CHANNELS])) for i in indices]))
     moments = (tf.zeros_like(variables), tf.zeros_like(variables))
-    transforms = tf.constant(_transforms(steps, params["jitter"], params["scale"],
+    transforms = tf.constant(random_transforms(steps, params["jitter"], params["scale"],
                                          params["seed"]))
     hyper = [tf.constant(params[name], tf.float32)
              for name in ("learning_rate", "total_variation", "l2", "blur")]
@@ -290,9 +291,9 @@ def _step_function(image, score, regularizers: tuple[str, ...]):
         with tf.GradientTape() as tape:
             tape.watch(variables)
             unit = image.unit_image(variables)
-            gain = score(255.0 * _jitter_and_scale(unit, transform), index)
+            gain = score(255.0 * jitter_and_scale(unit, transform), index)
             if "total_variation" in regularizers:
-                gain -= total_variation_weight * _total_variation(unit)
+                gain -= total_variation_weight * total_variation(unit)
             if "l2" in regularizers:
                 gain -= l2_weight * tf.reduce_mean(tf.square(unit - 0.5), axis=(1, 2, 3))
             gain = tf.reduce_sum(gain)
@@ -327,46 +328,11 @@ def _ascend_function(image, score, regularizers: tuple[str, ...]):
     return ascend
 
 
-def _transforms(steps: int, jitter: int, scale: float, seed: int) -> np.ndarray:
-    """Per step: the random shift (y, x) in pixels and zoom factor, (steps, 3)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(steps):
-        shift = rng.integers(-jitter, jitter + 1, size=2)
-        rows.append((shift[0], shift[1], 1.0 + rng.uniform(-scale, scale)))
-    return np.asarray(rows, np.float32)
-
-
 def _chunk(done: int, steps: int, frame_every: int, seconds_per_step: float | None) -> int:
     """Steps for the next traced call: about ``CHUNK_SECONDS``, up to the next frame."""
     next_frame = min((done // frame_every + 1) * frame_every, steps)
     wanted = 1 if seconds_per_step is None else int(CHUNK_SECONDS / max(seconds_per_step, 1e-6))
     return max(1, min(wanted, next_frame - done))
-
-
-def _jitter_and_scale(images, transform):
-    """Zoom by transform[2] about the centre, then shift by (transform[0], transform[1]).
-
-    The zoom resizes (bilinear) and crops, or mirror-pads, back to the size; the shift rolls
-    whole pixels, seamless for the periodic Fourier image. Both have cheap exact gradients.
-    """
-    height, width = images.shape[1], images.shape[2]
-    size = tf.cast(tf.round(transform[2] * [height, width]), tf.int32)
-    scaled = tf.image.resize(images, size)
-    short = tf.maximum([height, width] - size, 0)
-    scaled = tf.pad(scaled, [[0, 0], [short[0] // 2, short[0] - short[0] // 2],
-                             [short[1] // 2, short[1] - short[1] // 2], [0, 0]], mode="REFLECT")
-    top, left = tf.unstack((tf.shape(scaled)[1:3] - [height, width]) // 2)
-    cropped = tf.ensure_shape(scaled[:, top:top + height, left:left + width],
-                              [None, height, width, images.shape[3]])
-    return tf.roll(cropped, tf.cast(transform[:2], tf.int32), axis=[1, 2])
-
-
-def _total_variation(images):
-    """Per sample: mean absolute difference between vertical and horizontal neighbours."""
-    vertical = tf.reduce_mean(tf.abs(images[:, 1:] - images[:, :-1]), axis=(1, 2, 3))
-    horizontal = tf.reduce_mean(tf.abs(images[:, :, 1:] - images[:, :, :-1]), axis=(1, 2, 3))
-    return vertical + horizontal
 
 
 def _result(context, target, indices, frames, objectives, frame_steps, params) -> Result:
