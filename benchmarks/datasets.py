@@ -8,16 +8,24 @@ and the Ray engine with one and two actors.
    against ``core.batch_explain.explain_images`` running saliency and Grad-CAM on the
    loaded images (the ratio printed: bound / ours) and, for comparison, one ``dv.explain``
    call per image.
-2. Memory: the peak resident set size of a child process that runs saliency over a folder
+2. Multi-pass methods (``--multi-pass-images``, default 16; ``--multi-pass-methods`` picks
+   some): integrated gradients (64 steps), SmoothGrad (32 samples), occlusion (patch 32,
+   stride 16), Score-CAM (the 64 channels of highest mean) and RISE (256 masks) over the
+   images, seconds per image, batched (the path points, noisy, occluded or masked copies of
+   every image of a batch in one stream of model calls)
+   against one ``dv.explain`` call per image (alternated, median of ``--repeats``).
+3. Memory: the peak resident set size of a child process that runs saliency over a folder
    of ``--memory-images`` PNG files (default 10,000) and over a folder of 256: streamed,
    the two stay close.
-3. Ray (``--ray``, needs the [ray] extra): ``predict`` over the folder on a local Ray
+4. Ray (``--ray``, needs the [ray] extra): ``predict`` over the folder on a local Ray
    instance of 2 CPUs with 1 and 2 actors, images per second (Ray's start excluded).
 
 Usage (repository root)::
 
     .venv/bin/python benchmarks/datasets.py                      # demo model, all parts
     .venv/bin/python benchmarks/datasets.py --models demo,mobilenetv2 --no-memory
+    .venv/bin/python benchmarks/datasets.py --models demo,mobilenetv2 --no-throughput \
+        --no-memory --multi-pass-images 16 --multi-pass-methods score-cam,rise
     .venv/bin/python benchmarks/datasets.py --ray --no-throughput --no-memory
 """
 
@@ -134,6 +142,54 @@ def throughput(models, count: int, work: Path) -> None:
               f"{rates[best_size] / cam:.2f}x | {single:.0f} |", flush=True)
 
 
+#: The multi-pass methods timed over many images, with their settings.
+MULTI_PASS = {"integrated-gradients": {"steps": 64}, "smoothgrad": {"samples": 32},
+              "occlusion": {"patch": 32, "stride": 16}, "score-cam": {"top_n": 64},
+              "rise": {"masks": 256}}
+
+
+def multi_pass(models, methods, count: int, repeats: int, work: Path) -> None:
+    """Seconds per image of the multi-pass methods, batched and one call per image."""
+    import statistics
+
+    from dial_visualization.core.batch_explain import explain_images
+    from dial_visualization.core.context import Context
+    from dial_visualization.core.explain import request
+    from dial_visualization.core.images import load_image
+
+    print(f"\n## Multi-pass methods over {count} images (seconds per image, median of "
+          f"{repeats})\n")
+    print("| model | method | settings | batched | one call per image | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name in models:
+        model = load(name)
+        images = [load_image(path, model) for path in dataset(work / name, count, name)]
+        for method in methods:
+            params = MULTI_PASS[method]
+            checked = request(method, model, params=params)
+
+            def batched():
+                for outcome in explain_images([checked], Context(model), images):
+                    assert outcome.error is None, outcome.error
+
+            def one_by_one():
+                for image in images:
+                    dv.explain(model, image, method, **params)
+
+            timings = {batched: [], one_by_one: []}
+            for run in timings:  # traces, and tries every automatic batch size
+                run()
+            for _ in range(repeats):
+                for run in timings:
+                    began = time.perf_counter()
+                    run()
+                    timings[run].append((time.perf_counter() - began) / count)
+            together, alone = (statistics.median(timings[run]) for run in timings)
+            settings = ", ".join(f"{key}={value}" for key, value in params.items())
+            print(f"| {name} | {method} | {settings} | {together:.3g} | {alone:.3g} | "
+                  f"{together / alone:.2f}x |", flush=True)
+
+
 CHILD = """
 import resource, sys, time
 import dial_visualization as dv
@@ -150,11 +206,9 @@ print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def memory(count: int, work: Path) -> None:
-    from PIL import Image
-
     from dial_visualization.core.demo import write_shapes
 
-    print(f"\n## Peak memory: saliency over a folder, demo model (child process)\n")
+    print("\n## Peak memory: saliency over a folder, demo model (child process)\n")
     print("| images | seconds | images/s | peak RSS (MiB) |")
     print("|---|---|---|---|")
     for size in (256, count):
@@ -211,6 +265,11 @@ def main() -> None:
     parser.add_argument("--memory-images", type=int, default=10_000)
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--multi-pass-images", type=int, default=16,
+                        help="images of the multi-pass rows (0: none)")
+    parser.add_argument("--multi-pass-methods", default=",".join(MULTI_PASS),
+                        help="the multi-pass rows' methods, comma-separated (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timings of the multi-pass rows")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--ray-images", type=int, default=512)
     parser.add_argument("--ray-method", help="explain with this method (default: predict)")
@@ -218,6 +277,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         if not args.no_throughput:
             throughput(args.models.split(","), args.images, Path(work))
+        if args.multi_pass_images:
+            multi_pass(args.models.split(","), args.multi_pass_methods.split(","),
+                       args.multi_pass_images, args.repeats, Path(work))
         if not args.no_memory:
             memory(args.memory_images, Path(work))
         if args.ray:

@@ -21,8 +21,9 @@ computation is timed:
   occlusion             patch 32, stride 16, filled with 0, the logit's drop
   ====================  ==============================================================
 
-* one image and 16 images per call (dial-visualization explains one image per call: 16
-  calls; the peers take the batch);
+* one image and 16 images per call (dial-visualization takes the 16 as one ``dv.explain``
+  call on a list of images: its batched path, see ``core/batch_explain.py``; the peers
+  take the batch);
 * each library in a worker process of its own, which keeps its models and explainers
   between runs; the first call of each row is not timed (tracing, cloning the model), then
   ``--repeats`` timed runs, interleaved (A B C A B C), and the median is shown;
@@ -121,8 +122,12 @@ class DialVisualization:
             "occlusion": {"patch": PATCH, "stride": STRIDE, "fill": "zero", "score": "logit"},
         }[method]
         model = self.models[model_name]
-        return np.stack([self.dv.explain(model, image, method, target=index, **params).data
-                         for image in self.images[model_name][:count]])
+        images = self.images[model_name][:count]
+        if count == 1:
+            return self.dv.explain(model, images[0], method, target=index, **params).data[None]
+        # many images: the batched path (one stream of model calls over the images)
+        return np.stack([result.data for result in
+                         self.dv.explain(model, images, method, target=index, **params)])
 
     def bounds(self, model_name: str, x: np.ndarray, index: int) -> dict:
         """Seconds of one forward+backward at batch 1; forward and forward+backward images
@@ -446,7 +451,6 @@ def main(argv=None) -> None:
     rows = []
     try:
         for model in models:
-            indices = {}
             for library, process in libraries.items():
                 log(f"{model}: loading in {library}")
                 answer = process.ask(do="setup", model=model, path=paths[model], x=str(x_path))

@@ -20,7 +20,7 @@ _configure_tensorflow()  # before anything imports TensorFlow
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "available_methods": "api", "available_metrics": "api", "evaluate": "api",
+    "available_methods": "api", "available_metrics": "api", "embed": "api", "evaluate": "api",
     "Evaluation": "core.metrics", "demo_paths": "core.demo", "explain": "api", "load_image": "api",
     "load_labels": "api", "load_model": "api", "PreprocessingWarning": "api",
     "Target": "core.context", "Result": "core.result",

@@ -18,11 +18,12 @@ from .core.registry import Method, HandlerConfiguration
 from .core.result import Result
 from .core.workspace import Workspace
 
-__all__ = ["PreprocessingWarning", "available_methods", "available_metrics", "evaluate",
-           "explain", "load_image", "load_labels", "load_model"]
+__all__ = ["PreprocessingWarning", "available_methods", "available_metrics", "embed",
+           "evaluate", "explain", "load_image", "load_labels", "load_model"]
 
 
-def load_image(source, model, preprocessing=None, max_side: int = MAX_SIDE) -> InputImage:
+def load_image(source, model, preprocessing=None, max_side: int = MAX_SIDE,
+               fit: str = "stretch") -> InputImage:
     """Load an image (path, array or Pillow image) for ``model``; see ``core.images``.
 
     The preprocessing is ``preprocessing`` if given, else the one the model carries or its
@@ -30,10 +31,12 @@ def load_image(source, model, preprocessing=None, max_side: int = MAX_SIDE) -> I
     model's output on the image says that the preprocessing looks wrong, a
     :class:`~dial_visualization.core.preprocessing.PreprocessingWarning` names the preset
     that looks right (nothing is switched). A model that takes any input size sees the
-    image with its longest side reduced to ``max_side`` (``image.size_reason`` says so).
+    image with its longest side reduced to ``max_side`` (``image.size_reason`` says so). An
+    image of another aspect ratio than the model's input is stretched to it, or with ``fit``
+    "crop" its centre cropped, or "pad" padded with black.
     """
     model = load_model(model)
-    image = _load_image(source, model, preprocessing, max_side)
+    image = _load_image(source, model, preprocessing, max_side, fit)
     chosen = Preprocessing(image.preprocessing, image.preprocess, image.preprocessing_reason)
     advice = compare_presets(model, image.resized, chosen)
     if advice.message:
@@ -167,3 +170,34 @@ def available_metrics():
     from .core.metrics import METRICS
 
     return dict(METRICS)
+
+
+def embed(model, images, *, layer: str | None = None, method: str = "pca",
+          labels: list[str] | str | Path | None = None, output_index: int = 0,
+          device: str = "auto", preprocessing=None, seed: int = 0, progress=None,
+          should_stop=None):
+    """Each image as a point of the plane, near the images that ``layer`` sees alike: an
+    :class:`~dial_visualization.core.embedding.Embedding` (``points`` (N, 2), ``sources``,
+    ``true`` and ``predicted`` classes, ``layer``, ``errors``).
+
+    ``images`` is a folder (of class subfolders, whose names are the true classes, as
+    ``predict`` reads it; or of images), a list of images or an (N, H, W, C) array.
+    ``layer`` is averaged over its spatial positions (default: the layer before the
+    classifier); ``method`` is ``"pca"``, ``"tsne"`` or ``"umap"`` (the last two need
+    ``pip install 'dial-visualization[embedding]'``), with a fixed ``seed``.
+    """
+    from .core import embedding
+    from .core.batch_explain import image_loader, image_sources
+    from .core.dataset import dataset_rows
+
+    workspace = _workspace(model)
+    layer = embedding.check_layer(workspace.model, layer, output_index)
+    _complete(workspace, output_index, device, labels)
+    context = workspace.context()
+    true = None
+    if isinstance(images, (str, Path)) and Path(images).is_dir():
+        rows, _ = dataset_rows(images, context.labels, workspace.class_count())
+        images, true = [row["path"] for row in rows], [row["true"] for row in rows]
+    return embedding.compute(context, image_sources(images), layer, method,
+                             image_loader(context, preprocessing), true=true, seed=seed,
+                             progress=progress, should_stop=should_stop)

@@ -12,7 +12,8 @@ declaration before it runs, and its node (``target``) has been checked against t
   colour channels as your paper says, with the per-channel values kept);
 * :func:`batch_size_parameter`: the ``batch_size`` parameter of a batched method;
 * :func:`input_gradient_function`: the traced gradient of that objective with respect to the
-  input, shared with the built-in methods.
+  input, shared with the built-in methods: ``f(x, index) -> (scores, gradients, outputs)``,
+  the model's outputs computed in the same pass.
 
 Register it with ``HandlerConfiguration.default().register(run)`` (what ``dv.explain`` and
 the command line use), with an entry point in the group ``dial_visualization.methods``, or

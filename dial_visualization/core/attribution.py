@@ -25,11 +25,27 @@ from .result import Result
 #: The objective index meaning "the mean over all channels of the layer".
 ALL_CHANNELS = -1
 
+
+def _max_abs(attribution: np.ndarray) -> np.ndarray:
+    """max_c |attribution[..., c]|, one channel at a time: numpy's reduction over a last axis
+    of 3 takes ten times longer (a batch of maps spends more there than in the model)."""
+    magnitude = np.abs(attribution)
+    reduced = magnitude[..., 0].copy()
+    for channel in range(1, magnitude.shape[-1]):
+        np.maximum(reduced, magnitude[..., channel], out=reduced)
+    return reduced
+
+
+def _channel_sum(attribution: np.ndarray) -> np.ndarray:
+    """sum_c attribution[..., c], one channel at a time (see :func:`_max_abs`)."""
+    reduced = attribution[..., 0].copy()
+    for channel in range(1, attribution.shape[-1]):
+        reduced += attribution[..., channel]
+    return reduced
+
+
 #: Channel reductions by name: (H, W, C) attributions -> (H, W) map.
-CHANNEL_REDUCTIONS = {
-    "max-abs": lambda attribution: np.abs(attribution).max(axis=-1),
-    "sum": lambda attribution: attribution.sum(axis=-1),
-}
+CHANNEL_REDUCTIONS = {"max-abs": _max_abs, "sum": _channel_sum}
 
 
 def batch_size_parameter(what: str) -> Parameter:
@@ -38,13 +54,47 @@ def batch_size_parameter(what: str) -> Parameter:
     return Parameter("batch_size", "int", 0, f"{what} (0: automatic)", 0, 4096)
 
 
-def resolve_objective(context: Context, target: Target) -> tuple[np.ndarray, str | None, int, Target]:
+def resolve_objective(context: Context, target: Target
+                      ) -> tuple[np.ndarray, str | None, int, Target]:
     """(input batch, layer or None for the class score, index, target with the index filled)."""
     x = context.require_image().batch()
     if target.node_type is NodeType.PREDICTION:
         target = builtin_handler(NodeType.PREDICTION).resolve(target, context)
         return x, None, target.index, target
     return x, target.layer, ALL_CHANNELS if target.index is None else target.index, target
+
+
+def gradient_pass(contexts: list[Context], target: Target, function) -> tuple[list[Target], list]:
+    """Run one traced gradient pass over every context's image (one model, output and
+    device; images of one size): ``function(layer)`` is the traced ``f(x, index) -> (...,
+    outputs)`` for the objective's layer (None: the class score), as ``core.tf_ops`` makes
+    them. A class not given is picked inside the pass (``tf_ops.TOP_CLASS``) unless the
+    image's output is known already; the outputs the pass returns are kept by each context
+    (the class score in the title costs no other pass), and each image's top class is the
+    one the Prediction handler picks from them. Returns (target per image with its index
+    filled, the function's other results as arrays)."""
+    import tensorflow as tf
+
+    from .tf_ops import TOP_CLASS
+
+    x = np.stack([context.require_image().array for context in contexts])
+    prediction = target.node_type is NodeType.PREDICTION
+    if prediction:
+        handler = builtin_handler(NodeType.PREDICTION)
+        indices = [handler.resolve(target, each).index
+                   if target.index is not None or each.has_outputs else TOP_CLASS
+                   for each in contexts]
+        layer = None
+    else:
+        index = ALL_CHANNELS if target.index is None else target.index
+        layer, indices = target.layer, [index] * len(contexts)
+    *results, outputs = function(layer)(tf.constant(x), tf.constant(np.array(indices, np.int32)))
+    if not prediction:
+        return [target] * len(contexts), [np.asarray(each) for each in results]
+    for context, row in zip(contexts, np.asarray(outputs)):
+        if not context.has_outputs:
+            context.remember_outputs(row)
+    return handler.resolve_many(target, contexts), [np.asarray(each) for each in results]
 
 
 def heatmap_result(context: Context, target: Target, attribution: np.ndarray,

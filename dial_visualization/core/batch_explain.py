@@ -7,11 +7,14 @@ one :class:`ImageOutcome` per image before it loads the next batch.
 
 Methods that need one model call per image (saliency, guided backprop, Grad-CAM,
 Grad-CAM++) have a batched form, registered with :func:`batched`: one model call runs the
-whole batch, each image with its own top class. Other methods run image by image (they
-batch their own passes: path points, noisy copies, occluded windows). Either way each
-result is the one-image result: the same function computes both (a one-image run is a
-batch of one), and the framework stamps it as :func:`~.explain.execute` stamps a one-image
-run (id, title, parameters, preprocessing, constant-map warning).
+whole batch, each image with its own top class, and gives each image's output too.
+Integrated gradients, SmoothGrad, occlusion, Score-CAM and RISE have one as well: the path
+points (noisy, occluded, masked copies) of every image of the batch form one stream of
+model calls, of the size measured on the model (``core.batch_size``). Other methods run
+image by image (they batch their own passes: samples). Either way each result is the
+one-image result: the same function computes both (a one-image run is a batch of one), and
+the framework stamps it as :func:`~.explain.execute` stamps a one-image run (id, title,
+parameters, preprocessing, constant-map warning).
 
 An image that cannot be read, or on which a method fails, gives an outcome with its
 ``error`` and the run goes on with the next one.
@@ -239,20 +242,16 @@ def _same_size(outcomes: Iterable[ImageOutcome]) -> list[list[ImageOutcome]]:
 def _run_group(requests: Sequence[RunRequest], context: Context,
                group: list[ImageOutcome]) -> None:
     """Every request on a group of images of one size: batched methods in one call, the
-    others image by image; an error is kept on the image it happened on."""
+    others image by image; an error is kept on the image it happened on. The model's
+    output on each image comes from one forward pass over the group, before the requests
+    when a method runs image by image, else from the batched methods' own passes (a
+    class's gradient pass returns it) and, for images they left without, after them."""
     from .explain import execute
 
     contexts = [dataclasses.replace(context, image=outcome.image) for outcome in group]
-    x = np.stack([each.image.array for each in group])
-    try:
-        outputs = model_outputs(context, x)
-    except DialVisualizationError as error:
-        for outcome in group:
-            outcome.fail(error)
-        return
-    for outcome, each, row in zip(group, contexts, outputs):
-        outcome.outputs = row
-        each.remember_outputs(row)
+    if not requests or any(batched_form(checked.method) is None for checked in requests):
+        if not _remember_outputs(group, contexts):
+            return
     for checked in requests:
         run_batch = batched_form(checked.method)
         results = None
@@ -269,6 +268,26 @@ def _run_group(requests: Sequence[RunRequest], context: Context,
                                        else execute(checked, each))
             except DialVisualizationError as error:
                 outcome.fail(error, checked.method.id)
+    if _remember_outputs(group, contexts):
+        for outcome, each in zip(group, contexts):
+            outcome.outputs = each.outputs()
+
+
+def _remember_outputs(group: list[ImageOutcome], contexts: list[Context]) -> bool:
+    """The model's output on each image whose context lacks it, in one forward pass; False
+    (every image failed) when the pass failed."""
+    missing = [each for each in contexts if not each.has_outputs]
+    if not missing:
+        return True
+    try:
+        outputs = model_outputs(contexts[0], np.stack([each.image.array for each in missing]))
+    except DialVisualizationError as error:
+        for outcome in group:
+            outcome.fail(error)
+        return False
+    for each, row in zip(missing, outputs):
+        each.remember_outputs(row)
+    return True
 
 
 def _execute_batch(checked: RunRequest, run_batch: Callable, contexts: list[Context]) -> list:

@@ -9,7 +9,9 @@ gradient step per image and iteration. Maps of one gradient (saliency, Grad-CAM,
 one call. The seconds come from timing the model on the image
 (:func:`seconds_per_input`: a batch through the traced score function that occlusion and
 RISE use, the first call tracing it), a gradient pass counted as :data:`GRADIENT_COST`
-forward passes. The estimate is an order of magnitude for a warning, not a promise: the
+forward passes. A class's run adds the model's output on the image (the class score in its
+title, the top class), except where the method's one gradient pass returns it
+(:data:`ONE_PASS`). The estimate is an order of magnitude for a warning, not a promise: the
 batch sizes the methods tune may run faster.
 """
 
@@ -30,6 +32,9 @@ from .models import input_shape
 GRADIENT_COST = 3.0
 #: Images per timed batch in :func:`seconds_per_input`.
 TIMING_BATCH = 8
+#: Maps of one gradient pass, which returns the model's output too (``attribution.gradient_pass``).
+ONE_PASS = ("saliency", "grad-cam", "grad-cam-plus-plus", "guided-backprop", "deconvnet",
+            "gradient-x-input")
 #: Runs estimated to take longer than this many seconds are confirmed first (the GUI).
 WARN_SECONDS = 20.0
 
@@ -103,11 +108,12 @@ def estimated_cost(request: RunRequest, model, size: tuple[int, int] | None = No
     needed for a model that takes any size); None for methods this module does not know
     (plugins) and for runs that call no model (a layer's kernels). A class's run adds one
     forward pass: the model's output on the image (``Context.outputs``), which gives the
-    class score in its title and, when it explains "the top class", that class."""
+    class score in its title and, when it explains "the top class", that class; a map of
+    one gradient pass (:data:`ONE_PASS`) has it from that pass."""
     cost = _method_cost(request, model, size)
     if cost is None or request.target.node_type is not NodeType.PREDICTION:
         return cost
-    if request.method.id not in ("predictions", "activation-maximization"):
+    if request.method.id not in ("predictions", "activation-maximization") + ONE_PASS:
         cost += _forward(1)  # the output on the image: the class score (and the top class)
     return cost
 
@@ -137,8 +143,7 @@ def _method_cost(request: RunRequest, model, size) -> Cost | None:
         return _gradient(_activation_maximization_calls(params))
     if method in ("predictions", "activations"):
         return _forward(1)
-    if method in ("saliency", "grad-cam", "grad-cam-plus-plus", "guided-backprop",
-                  "deconvnet", "gradient-x-input"):
+    if method in ONE_PASS:
         return _gradient(1)
     return None
 

@@ -105,16 +105,17 @@ def dataset_rows(source, labels: list[str] | None, class_count: int
 
 
 def predict_rows(context, rows: Sequence[dict], load: Callable[[Any], Any], *,
-                 progress: Callable[[float], None] | None = None,
+                 batch_size: int = 0, progress: Callable[[float], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  error_text: Callable[[str], str] = str) -> Iterator[dict]:
-    """Each row's image through ``context``'s model (read by ``load``), a batch at a time:
-    yields per image the row with ``predicted``, ``probability``, ``loss`` and ``error``,
-    in order."""
+    """Each row's image through ``context``'s model (read by ``load``), ``batch_size`` at a
+    time (0: the size measured on the model): yields per image the row with
+    ``predicted``, ``probability``, ``loss`` and ``error``, in order."""
     from .batch_explain import explain_images
 
     outcomes = explain_images([], context, [row["path"] for row in rows], load,
-                              progress=progress, should_stop=should_stop)
+                              batch_size=batch_size, progress=progress,
+                              should_stop=should_stop)
     for row, outcome in zip(rows, outcomes):
         item = {**row, "files": [], "warnings": [], "error": None, "predicted": -1,
                 "probability": float("nan"), "loss": float("nan")}
@@ -123,6 +124,23 @@ def predict_rows(context, rows: Sequence[dict], load: Callable[[Any], Any], *,
         else:
             item.update(prediction(outcome.outputs, row["true"]))
         yield item
+
+
+def predict_batches(context, rows: Sequence[dict], load: Callable[[Any], Any], *,
+                    batch_size: int = 0, progress: Callable[[float], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None,
+                    error_text: Callable[[str], str] = str) -> Iterator[list[dict]]:
+    """:func:`predict_rows` a batch at a time: yields the predicted rows of each batch as
+    soon as it is done (for a table that fills as the run goes); ``should_stop`` is polled
+    between batches, ``progress`` told after each."""
+    from .batch_explain import image_batch_size
+    from .tf_ops import batches
+
+    rows = list(rows)
+    for part in batches(len(rows), batch_size or image_batch_size(context.model), progress,
+                        should_stop):
+        yield list(predict_rows(context, rows[part], load, batch_size=part.stop - part.start,
+                                error_text=error_text))
 
 
 def prediction(outputs, true: int) -> dict:

@@ -67,8 +67,9 @@ def _setup(session: Session) -> str:
         if session.preprocessing_reason:
             lines.append(f"# preprocessing {session.preprocessing!r}: "
                          f"{session.preprocessing_reason}")
+        fit = f", fit={session.fit!r}" if session.fit != "stretch" else ""
         lines.append(f"image = dv.load_image({session.image_path!r}, model, "
-                     f"preprocessing={_preprocessing(session.preprocessing)!r})")
+                     f"preprocessing={_preprocessing(session.preprocessing)!r}{fit})")
     else:
         lines.append("image = None")
     labels = f"dv.load_labels({session.labels_path!r})" if session.labels_path else "None"

@@ -151,18 +151,6 @@ def draw(result, figure, cmap: str | None = None, alpha: float = 0.5, *,
     figure.suptitle("\n".join([title_of(result), *result.warnings]), fontsize=9, wrap=True)
 
 
-def draw_all(items, figure, columns: int) -> list:
-    """Each ``(result, style)`` of ``items`` in its own subfigure of ``figure``, in a grid
-    of ``columns`` columns (the canvas's export); returns the subfigures in order."""
-    columns = max(1, min(columns, len(items)))
-    rows = math.ceil(len(items) / columns)
-    grid = np.atleast_2d(figure.subfigures(rows, columns, squeeze=False))
-    subfigures = [grid[i // columns, i % columns] for i in range(len(items))]
-    for subfigure, (result, style) in zip(subfigures, items):
-        draw(result, subfigure, **style)
-    return subfigures
-
-
 def _draw_message(result, figure):
     """The warnings of a constant heatmap, in place of the image."""
     message = "\n\n".join(result.warnings or [constant_map_warning("The", result.data)])

@@ -46,13 +46,19 @@ class RunRecord:
 
 @dataclass
 class Session:
-    """The model and image files, their preprocessing and labels, and the runs made."""
+    """The model and image files, their preprocessing, fit and labels, and the runs made.
+
+    A session saved before ``fit`` existed (a pickled Dial project) reads it as the default,
+    "stretch": unpickling restores the saved attributes only, and the missing one falls back
+    to the class's default."""
 
     model_path: str
     image_path: str | None = None
     preprocessing: str = "unit"
     #: why that preprocessing: "chosen", "model starts with Rescaling(1/255)", ...
     preprocessing_reason: str = ""
+    #: how an image of another aspect ratio meets the model's input (``images.FITS``)
+    fit: str = "stretch"
     labels_path: str | None = None
     output_index: int = 0
     runs: list[RunRecord] = field(default_factory=list)

@@ -23,7 +23,7 @@ import tensorflow as tf
 from .batch_size import BatchSizeTuner, memory_limit
 from .errors import Cancelled, MethodNotApplicableError
 from .models import input_shape
-from .walker import forward, select
+from .walker import forward, select, squashing
 
 
 # --------------------------------------------------------------------------- devices
@@ -147,9 +147,46 @@ def objective(values: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
     """
     if values.shape.rank > 2:
         values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank - 1)))
-    index = tf.cast(tf.reshape(index, [-1]) * tf.ones([tf.shape(values)[0]], tf.int32), tf.int32)
+    index = _per_sample(index, values)
     chosen = tf.gather(values, tf.maximum(index, 0), axis=-1, batch_dims=1)
     return tf.where(index >= 0, chosen, tf.reduce_mean(values, axis=-1))
+
+
+#: The class index that means "the class with the largest output on each image": a gradient
+#: function picks it inside its own pass (:func:`top_class`).
+TOP_CLASS = -2
+
+
+def top_class(outputs: tf.Tensor) -> tf.Tensor:
+    """Per sample, the index of the largest of its flattened ``outputs`` (B, N); the first
+    of tied ones, as ``np.argmax`` ranks them (``tf.argmax`` does not promise which)."""
+    count = tf.shape(outputs)[1]
+    is_top = outputs == tf.reduce_max(outputs, axis=1, keepdims=True)
+    first = tf.reduce_min(tf.where(is_top, tf.range(count), count), axis=1)
+    return tf.minimum(first, count - 1)  # a row of NaN: its map is refused as not finite
+
+
+def _per_sample(index: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """``index`` (one, or one per sample) as one int32 per sample of ``values``."""
+    return tf.cast(tf.reshape(index, [-1]) * tf.ones([tf.shape(values)[0]], tf.int32), tf.int32)
+
+
+def _class_objective(model, outputs, output_index: int, index: tf.Tensor, logits: bool):
+    """(class ``index`` of output ``output_index`` per sample (logits unless ``logits`` is
+    False), the output flattened (B, N)): the model's own output, its softmax/sigmoid
+    included, whose largest value gives the class where ``index`` is :data:`TOP_CLASS`."""
+    values = select(outputs, output_index)
+    squash = squashing(model, output_index) if logits else None
+    explained = squash(values) if squash is not None else values
+    explained = tf.reshape(explained, [tf.shape(values)[0], -1])
+    index = _per_sample(index, values)
+    index = tf.where(index == TOP_CLASS, top_class(explained), index)
+    return objective(values, index), explained
+
+
+def _no_outputs(x: tf.Tensor) -> tf.Tensor:
+    """The (B, 0) outputs of a layer's objective: the rest of the model is not run."""
+    return tf.zeros([tf.shape(x)[0], 0])
 
 
 def score_function(model, *, layer: str | None = None, output_index: int = 0,
@@ -170,10 +207,14 @@ def score_function(model, *, layer: str | None = None, output_index: int = 0,
 def input_gradient_function(model, *, layer: str | None = None, output_index: int = 0,
                             logits: bool = True, relu: Callable | None = None,
                             relu_name: str = "", device: str = "auto"):
-    """``f(x, index) -> (scores (B,), d score / d x (B, H, W, C))``.
+    """``f(x, index) -> (scores (B,), d score / d x (B, H, W, C), outputs (B, N))``.
 
     The score is class ``index`` of output ``output_index`` (logits unless ``logits`` is
-    False), or with ``layer`` the spatial mean of channel ``index`` of that layer.
+    False; :data:`TOP_CLASS`: each image's top class), or with ``layer`` the spatial mean
+    of channel ``index`` of that layer. ``outputs`` is the model's output ``output_index``
+    on ``x``, flattened: what the pass computed anyway (``relu`` changes the backward pass
+    only), for the top class and the class score in a map's title; with ``layer`` it is
+    empty (B, 0), the layers after it are not run.
     """
 
     def build():
@@ -183,8 +224,12 @@ def input_gradient_function(model, *, layer: str | None = None, output_index: in
                 outputs, taps = forward(
                     model, x, taps=[layer] if layer else [], relu=relu,
                     logits_of=output_index if logits and not layer else None)
-                scores = objective(taps[layer] if layer else select(outputs, output_index), index)
-            return scores, tape.gradient(scores, x)
+                if layer:
+                    scores, explained = objective(taps[layer], index), _no_outputs(x)
+                else:
+                    scores, explained = _class_objective(model, outputs, output_index, index,
+                                                         logits)
+            return scores, tape.gradient(scores, x), explained
         return f
 
     return traced(model, ("input-gradient", layer, output_index, logits, relu_name, device),
@@ -193,7 +238,8 @@ def input_gradient_function(model, *, layer: str | None = None, output_index: in
 
 def layer_gradient_function(model, layer: str, *, output_index: int = 0, logits: bool = True,
                             device: str = "auto"):
-    """``f(x, index) -> (scores (B,), activations of layer, d score / d activations)``."""
+    """``f(x, index) -> (scores (B,), activations of layer, d score / d activations,
+    outputs (B, N))``: the class score and outputs as :func:`input_gradient_function`'s."""
 
     def build():
         def f(x, index):
@@ -201,8 +247,9 @@ def layer_gradient_function(model, layer: str, *, output_index: int = 0, logits:
                 outputs, taps = forward(model, x, taps=[layer],
                                         logits_of=output_index if logits else None)
                 activations = taps[layer]
-                scores = objective(select(outputs, output_index), index)
-            return scores, activations, tape.gradient(scores, activations)
+                scores, explained = _class_objective(model, outputs, output_index, index,
+                                                     logits)
+            return scores, activations, tape.gradient(scores, activations), explained
         return f
 
     return traced(model, ("layer-gradient", layer, output_index, logits, device), build,

@@ -201,5 +201,16 @@ def _is_squashing_layer(layer) -> bool:
         and any(_activation_is(layer.activation, n) for n in _SQUASHING))
 
 
+def squashing(model: keras.Model, output_index: int) -> Callable | None:
+    """What ``forward(logits_of=output_index)`` drops: the softmax/sigmoid (a layer or a
+    layer's activation) that turns the logits into output ``output_index``; None when the
+    output ends in neither."""
+    layer, _ = _output_layer(model, output_index)
+    if _is_squashing_layer(layer):
+        return layer
+    activation = getattr(layer, "activation", None)
+    return activation if any(_activation_is(activation, n) for n in _SQUASHING) else None
+
+
 def select(outputs, output_index: int):
     return outputs[output_index] if isinstance(outputs, (list, tuple)) else outputs

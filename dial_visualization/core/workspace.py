@@ -71,6 +71,8 @@ class Workspace:
     labels_changed = Signal(object)
     #: The :class:`~.preprocessing.Preprocessing` of images, with its reason.
     preprocessing_changed = Signal(object)
+    #: How an image of another aspect ratio meets the model's input (``images.FITS``).
+    fit_changed = Signal(str)
     #: The model output explained.
     output_index_changed = Signal(int)
     #: One line about a change the user did not make (class names dropped, ...).
@@ -160,6 +162,7 @@ class Workspace:
         if fit not in FITS:
             raise ParameterError(f"fit is one of {', '.join(FITS)}, not {fit!r}")
         self.fit = fit
+        self.fit_changed.emit(fit)
 
     def set_labels(self, labels: list[str] | None, source: str = "") -> None:
         """Class names (None removes them); a count other than the class count is refused."""
@@ -268,7 +271,7 @@ class Workspace:
         image_path = str(source) if isinstance(source, (str, Path)) and source else None
         return Session(model_path=self.model_source, image_path=image_path,
                        preprocessing=self.preprocessing.name,
-                       preprocessing_reason=self.preprocessing.reason,
+                       preprocessing_reason=self.preprocessing.reason, fit=self.fit,
                        labels_path=self.labels_source or None,
                        output_index=self.output_index, runs=list(runs))
 

@@ -125,6 +125,8 @@ def _restore_canvas(widget, session: Session) -> None:
             widget.set_output_index(session.output_index)
         if session.preprocessing in PRESETS and session.preprocessing != widget.preprocessing.name:
             widget.set_preprocessing(session.preprocessing)  # a choice, not the detected one
+        if session.fit != widget.workspace.fit:
+            widget.set_fit(session.fit)
         if session.image_path:
             widget.set_image(session.image_path)
         if session.labels_path:

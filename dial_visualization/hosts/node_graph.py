@@ -2,12 +2,15 @@
 
 Nodes: "Model loader" (a model file path; outputs the loaded ``keras.Model``),
 "Preprocessor" (a preset; outputs its name, or a function given with ``set_function``) and
-"Convolutional Visualization" (inputs "Model" and "Preprocessing"; double-click opens the
-full :class:`~dial_visualization.qt.widget.ConvVisualizationWidget`; its face shows the
-latest result). NodeGraphQt draws and connects nodes but carries no data: here a node that
-outputs something implements ``output_value(port_name)``, a node that takes something
-implements ``receive(port_name, value)``; connecting hands the current value over,
-disconnecting hands ``None``, and a changed property sends the new value on.
+"Convolutional Visualization" (inputs "Model" and "Preprocessing", a "fit" property;
+double-click opens the full :class:`~dial_visualization.qt.widget.ConvVisualizationWidget`;
+its face shows the latest result). NodeGraphQt draws and connects nodes but carries no
+data: here a node that outputs something implements ``output_value(port_name)``, a node
+that takes something implements ``receive(port_name, value)``; connecting hands the current
+value over, disconnecting hands ``None``, and a changed property sends the new value on.
+A saved graph (``serialize_session``) keeps the nodes' properties: the model file, the
+preset, the fit; NodeGraphQt restores them without announcing them, so
+:class:`VisualizationGraph` applies them once the nodes are back.
 
 NodeGraphQt reaches Qt through ``Qt.py`` (PySide6, PyQt6, PySide2 or PyQt5, whichever
 imports first); it is pointed at the binding ``qtpy`` uses so that both share one Qt.
@@ -34,6 +37,7 @@ from qtpy import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from ..core.demo import demo_paths  # noqa: E402
 from ..core.errors import DialVisualizationError  # noqa: E402
+from ..core.images import FITS  # noqa: E402
 from ..core.labels import load_labels  # noqa: E402
 from ..core.models import load_model  # noqa: E402
 from ..core.preprocessing import PRESETS, resolve  # noqa: E402
@@ -172,7 +176,8 @@ def render(result, size: int = PREVIEW_SIZE) -> np.ndarray:
 
 
 class ConvVisualizationNode(BaseNode):
-    """Inputs "Model" and "Preprocessing" feed the widget; double-click opens it."""
+    """Inputs "Model" and "Preprocessing" feed the widget, the "fit" property is its fit
+    (each follows the other); double-click opens it."""
 
     __identifier__ = IDENTIFIER
     NODE_NAME = "Convolutional Visualization"
@@ -181,12 +186,15 @@ class ConvVisualizationNode(BaseNode):
         super().__init__()
         self.add_input("Model")
         self.add_input("Preprocessing")
+        self.add_combo_menu("fit", "Fit", items=list(FITS))
         self.visualization_widget = ConvVisualizationWidget()
         self.preview = _PreviewWidget(self.view)
         self.add_custom_widget(self.preview, tab="Preview")
         self.visualization_widget.result_added.connect(self.preview.show_result)
         self.visualization_widget.model_changed.connect(lambda model: self.preview.clear())
         self.visualization_widget.workspace.preprocessing_changed.connect(self._show_preset)
+        self.visualization_widget.workspace.fit_changed.connect(
+            lambda fit: self.set_property("fit", fit, push_undo=False))
         self._dialog = None
         self.view.setToolTip("double-click to open the visualization")
 
@@ -199,6 +207,11 @@ class ConvVisualizationNode(BaseNode):
                 value = resolve(None, widget.model).name
             if value != widget.preprocessing.name:  # the same preset: no second load
                 widget.set_preprocessing(value)
+
+    def property_updated(self, name: str) -> None:
+        fit = self.get_property("fit")
+        if name == "fit" and fit != self.visualization_widget.workspace.fit:
+            self.visualization_widget.set_fit(fit)
 
     def _show_preset(self, preprocessing) -> None:
         """The Preprocessor wired in shows the widget's preset (detected for a new model)."""
@@ -216,14 +229,23 @@ class ConvVisualizationNode(BaseNode):
         self.receive(in_port.name(), None)
 
     def open_widget(self) -> QtWidgets.QDialog:
-        """The full widget in a non-modal window (made on first use)."""
+        """The full widget in a non-modal window (made on first use), kept above the graph's.
+
+        The window is not a child of the graph's widget: NodeGraphQt's style sheet (light
+        text on its dark grey, for every QWidget) would cascade into it and leave what it
+        does not style (a table's alternate rows, the tabs' names) light on light. It has
+        the application's palette, as the app's own window."""
         if self._dialog is None:
-            self._dialog = QtWidgets.QDialog(self.graph.widget if self.graph else None)
+            self._dialog = QtWidgets.QDialog()
             self._dialog.setWindowTitle(self.name())
             layout = QtWidgets.QVBoxLayout(self._dialog)
             layout.setContentsMargins(0, 0, 0, 0)
             layout.addWidget(self.visualization_widget)
             self._dialog.resize(1280, 800)
+            self._dialog.winId()  # its native window, to be kept above the graph's
+            graph_window = self.graph.widget.window().windowHandle() if self.graph else None
+            if graph_window is not None:
+                self._dialog.windowHandle().setTransientParent(graph_window)
         self._dialog.show()
         self._dialog.raise_()
         return self._dialog
@@ -241,6 +263,27 @@ class VisualizationGraph(NodeGraph):
         self.quit_shortcut = QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Q"), self.widget)
         self.quit_shortcut.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
         self.quit_shortcut.activated.connect(self.quit)
+
+    def _deserialize(self, data, *args, **kwargs):
+        """NodeGraphQt's one way in for saved, imported and pasted nodes: it sets their
+        properties without ``property_changed``, so they are applied here: the fit, then the
+        model files loaded (a new model has its preprocessing detected), then the presets
+        saved sent again over the detected ones."""
+        nodes = super()._deserialize(data, *args, **kwargs)
+        for node in nodes:
+            if isinstance(node, ConvVisualizationNode):
+                node.property_updated("fit")
+        presets = {node: node.get_property("preset") for node in nodes
+                   if isinstance(node, PreprocessorNode)}
+        for node in nodes:
+            if isinstance(node, ModelLoaderNode):
+                node.reload()
+        for node, preset in presets.items():
+            if node.get_property("preset") != preset:
+                node.set_property("preset", preset, push_undo=False)
+            else:
+                send_outputs(node)
+        return nodes
 
     def quit(self) -> None:
         """Stop the runs and close the graph window and the visualization windows (the

@@ -3,8 +3,10 @@
 Tiles (:mod:`.tile`) sit in a grid (side by side for comparison). "Same scale per method"
 draws every heatmap of one method on one colour scale, computed from all of them
 (``core.plotting.shared_scale``), so that a class's weak map looks weak beside the winner's.
-The export is a matplotlib figure of the tiles as drawn (titles, colour bars, captions),
-with tight margins, not a screen grab of the controls.
+The export is a matplotlib figure of the tiles as drawn (titles, colour bars, captions, the
+Trust panel's curves under a map), with tight margins, not a screen grab of the controls.
+The canvas keeps the Trust panels of the tiles it last cleared: a tile of the same result
+added again (Ctrl+Z) shows its panel again.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from qtpy import QtCore, QtWidgets
 
-from ..core.plotting import draw_all, shared_scale
+from ..core.plotting import shared_scale
 from ..core.result import Result
 from ..core.session import RunRecord
+from .figures import EXPORT_MAP_SIZE, ResultDialog, draw_tile, export_height
 from .layer_models import NODES_MIME_TYPE, nodes_from_mime
-from .figures import ResultDialog
 from .tile import COLOUR_MAPS, TILE_MIN_HEIGHT, TILE_MIN_WIDTH, ElidedLabel, ResultTile
+from .trust_views import show_evaluations, trust_evaluations
 
 __all__ = ["COLOUR_MAPS", "TILE_MIN_HEIGHT", "TILE_MIN_WIDTH", "CanvasWidget", "ElidedLabel",
            "ResultDialog", "ResultTile"]
-
-#: Inches per tile in the exported figure.
-EXPORT_TILE_SIZE = (5.0, 4.2)
 
 
 class CanvasWidget(QtWidgets.QWidget):
@@ -39,6 +39,8 @@ class CanvasWidget(QtWidgets.QWidget):
     channel_requested = QtCore.Signal(object)
     #: (tile, [metric id, ...]) chosen in a tile's Trust menu.
     trust_requested = QtCore.Signal(object, object)
+    #: (tile, [metric id, ...]) whose parameters are asked for in a tile's Trust menu.
+    trust_parameters_requested = QtCore.Signal(object, object)
     #: The path of a file a tile wrote.
     tile_saved = QtCore.Signal(str)
 
@@ -50,6 +52,8 @@ class CanvasWidget(QtWidgets.QWidget):
         self._shown_columns = 2  # as many as fit the width (shown_columns)
         #: A widget under the tiles (the comparison's scores), or None.
         self.footer: QtWidgets.QWidget | None = None
+        #: (result, evaluations under its map) of the tiles last cleared that had some.
+        self._cleared_panels: list[tuple[Result, list]] = []
         self._scroll = QtWidgets.QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._container = QtWidgets.QWidget()
@@ -97,8 +101,14 @@ class CanvasWidget(QtWidgets.QWidget):
         tile.close_requested.connect(self.remove_tile)
         tile.channel_requested.connect(self.channel_requested)
         tile.trust_requested.connect(self.trust_requested)
+        tile.trust_parameters_requested.connect(self.trust_parameters_requested)
         tile.saved.connect(self.tile_saved)
         self._tiles.append(tile)
+        for number, (cleared, evaluations) in enumerate(self._cleared_panels):
+            if cleared is result:  # brought back: its panel with it
+                del self._cleared_panels[number]
+                show_evaluations(tile, evaluations)
+                break
         self._relayout()
         self.update_scales()
         self._scroll_timer.start()  # once the layout has placed it
@@ -116,6 +126,11 @@ class CanvasWidget(QtWidgets.QWidget):
         self.update_scales()
 
     def clear(self) -> None:
+        """Remove every tile and the footer; the tiles' Trust panels are kept for their
+        results should they be added again (those of the last clear that removed tiles)."""
+        if self._tiles:
+            self._cleared_panels = [(t.result, trust_evaluations(t)) for t in self._tiles
+                                    if t.trust_panel is not None]
         for tile in list(self._tiles):
             self.remove_tile(tile)
         self.set_footer(None)
@@ -200,14 +215,20 @@ class CanvasWidget(QtWidgets.QWidget):
 
     def export_figure(self) -> Figure | None:
         """A matplotlib figure of the tiles as drawn (each in its style, in the canvas's
-        columns); None when there are none."""
+        columns, with the evaluations under its map); None when there are none."""
         if not self._tiles:
             return None
         columns = min(self._columns, len(self._tiles))
         rows = -(-len(self._tiles) // columns)
-        width, height = EXPORT_TILE_SIZE
-        figure = Figure(figsize=(width * columns, height * rows), layout="constrained")
-        draw_all([(t.shown_result(), t.style()) for t in self._tiles], figure, columns)
+        shown = [trust_evaluations(t) for t in self._tiles]
+        heights = [max(export_height(e) for e in shown[row * columns:(row + 1) * columns])
+                   for row in range(rows)]
+        figure = Figure(figsize=(EXPORT_MAP_SIZE[0] * columns, sum(heights)),
+                        layout="constrained")
+        grid = figure.subfigures(rows, columns, squeeze=False, height_ratios=heights)
+        for number, (tile, evaluations) in enumerate(zip(self._tiles, shown)):
+            draw_tile(tile.shown_result(), tile.style(), evaluations,
+                      grid[number // columns, number % columns])
         return figure
 
     def export_png(self, path: str | Path, dpi: int = 100) -> bool:

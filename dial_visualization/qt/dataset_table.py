@@ -1,15 +1,16 @@
 """The Dataset tab's table: one row per image (thumbnail, file, true and predicted class,
-probability, correct, loss), and the filter that sorts it and keeps the rows asked for
-(misclassified only, one class, a confidence range, one confusion-matrix cell)."""
+probability, correct, loss; rows appended as a run goes), the filter that sorts it and
+keeps the rows asked for (misclassified only, one class, a confidence range, one
+confusion-matrix cell), and the confusion matrix."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from qtpy import QtCore
+from qtpy import QtCore, QtGui, QtWidgets
 
-from ..core.dataset import class_name, correct, is_labelled
+from ..core.dataset import class_name, confusion_counts, correct, is_labelled
 from .pixmaps import pixmap_from_array
 
 THUMBNAIL_SIZE = 48
@@ -44,6 +45,16 @@ class DatasetTableModel(QtCore.QAbstractTableModel):
         self.beginResetModel()
         self.items, self.names, self._pixmaps = list(items), names, {}
         self.endResetModel()
+
+    def append_items(self, items: list[dict], names) -> None:
+        """Rows added at the end (a batch of a run under way)."""
+        if not items:
+            return
+        self.names = names
+        start = len(self.items)
+        self.beginInsertRows(QtCore.QModelIndex(), start, start + len(items) - 1)
+        self.items.extend(items)
+        self.endInsertRows()
 
     def rowCount(self, parent=QtCore.QModelIndex()):
         return 0 if parent.isValid() else len(self.items)
@@ -144,3 +155,39 @@ class DatasetFilter(QtCore.QSortFilterProxyModel):
             if math.isnan(probability) or not low <= probability <= high:
                 return False
         return True
+
+
+class ConfusionMatrix(QtWidgets.QTableWidget):
+    """Counts of (true, predicted) classes: rows true, columns predicted, the diagonal blue
+    and the errors red, darker for more images."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.classes: list[int] = []
+        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setToolTip("rows: true class, columns: predicted class; click a cell to show "
+                        "its images")
+
+    def fill(self, items: list[dict], names) -> None:
+        """The counts of the labelled ``items`` (``core.dataset`` predictions)."""
+        shown, counts = confusion_counts(items)
+        self.classes = shown
+        labels = [class_name(index, names) for index in shown]
+        self.clear()
+        self.setRowCount(len(shown))
+        self.setColumnCount(len(shown))
+        self.setVerticalHeaderLabels(labels)
+        self.setHorizontalHeaderLabels(labels)
+        top = max(int(counts.max()), 1) if counts.size else 1
+        for (row, column), count in np.ndenumerate(counts):
+            cell = QtWidgets.QTableWidgetItem(str(count))
+            cell.setToolTip(f"true {labels[row]}, predicted {labels[column]}: {count} images")
+            shade = 255 - int(150 * count / top)
+            cell.setBackground(QtGui.QColor(shade, shade, 255) if row == column
+                               else QtGui.QColor(255, shade, shade))
+            self.setItem(row, column, cell)
+        self.resizeColumnsToContents()
+
+    def pair(self, row: int, column: int) -> tuple[int, int]:
+        """The (true, predicted) class indices of a cell."""
+        return self.classes[row], self.classes[column]

@@ -3,46 +3,58 @@
 "Open folder..." predicts every image of a labelled folder (``core.dataset``: true classes
 from the class subfolders, as ``image_dataset_from_directory`` reads them) on the widget's
 worker, with a progress row and Cancel, into a table (thumbnail, file, true and predicted
-class, probability, correct, loss) that sorts and filters (misclassified only, one class, a
+class, probability, correct, loss) that grows a batch at a time as the run goes (a
+cancelled run keeps the rows done), sorts and filters (misclassified only, one class, a
 confidence range), beside a confusion matrix whose cells filter the table to one (true,
-predicted) pair. Selecting one row makes its image the workspace image; "Explain selected"
-runs the method of the Method box on each selected image, one tile per image.
-"Export report..." writes one self-contained HTML file (``core.report``): the dataset run
-with its worst images mapped, or (its menu) the canvas's tiles.
+predicted) pair, and the embedding of the images (``embedding_view``: one point per
+image, a click selects its row). Selecting one row makes its image the workspace image;
+"Explain selected" and "Export report..." are :class:`~.dataset_reports.DatasetReports`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from qtpy import QtCore, QtGui, QtWidgets
+from qtpy import QtCore, QtWidgets
 
 from ..core import report
-from ..core.context import NodeType, Target
-from ..core.dataset import class_name, confusion_counts, dataset_rows, predict_rows, summary, \
-    worst
-from ..core.errors import DialVisualizationError
-from .dataset_table import THUMBNAIL_SIZE, DatasetFilter, DatasetTableModel, thumbnail
-from .worker import TaskJob
+from ..core.dataset import class_name, dataset_rows, predict_batches, summary
+from .dataset_reports import DatasetReports
+from .dataset_table import THUMBNAIL_SIZE, ConfusionMatrix, DatasetFilter, \
+    DatasetTableModel, thumbnail
+from .embedding_view import EmbeddingView
+from .worker import JobSlot, TaskJob
 
 Qt = QtCore.Qt
 
 
-class DatasetView(QtWidgets.QWidget):
+class PredictionJob(TaskJob):
+    """A dataset run: ``rows(list)`` carries each batch's predicted items to the GUI thread
+    as soon as the batch is done; ``names`` (the class names) and ``total`` (the number of
+    images) are known once the folder is read."""
+
+    rows = QtCore.Signal(list)
+
+    def __init__(self, function, description: str, names: list[str] | None, parent=None):
+        super().__init__(function, description, parent)
+        self.names = names
+        self.total = 0
+
+
+class DatasetView(DatasetReports, QtWidgets.QWidget):
     """The Dataset tab of ``widget`` (a :class:`~.widget.ConvVisualizationWidget`)."""
 
     #: The items of a finished dataset run.
     dataset_loaded = QtCore.Signal(list)
 
+    #: Images predicted per batch of a dataset run (0: the size measured on the model).
+    batch_size = 0
+
     def __init__(self, widget, parent=None):
         super().__init__(parent)
         self.widget = widget
         self.folder: Path | None = None
-        self.items: list[dict] = []
         self.names: list[str] | None = None
-        self._job: TaskJob | None = None
-        self._matrix_classes: list[int] = []
         self.model = DatasetTableModel(self)
         self.proxy = DatasetFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -57,7 +69,7 @@ class DatasetView(QtWidgets.QWidget):
         self.open_button.setToolTip("predict every image of a folder of class subfolders "
                                     "(as keras.utils.image_dataset_from_directory reads it)")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        self.slot = JobSlot(self.cancel_button)
         self.explain_button = QtWidgets.QPushButton("Explain selected")
         self.explain_button.setToolTip("run the method of the Method box on each selected "
                                        "image: one tile per image")
@@ -126,15 +138,16 @@ class DatasetView(QtWidgets.QWidget):
         self.table.setIconSize(QtCore.QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.table.horizontalHeader().setStretchLastSection(True)
 
-        self.matrix = QtWidgets.QTableWidget()
-        self.matrix.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.matrix.setToolTip("rows: true class, columns: predicted class; click a cell to "
-                               "show its images")
+        self.matrix = ConfusionMatrix()
         matrix_box = QtWidgets.QGroupBox("Confusion matrix (true × predicted)")
         QtWidgets.QVBoxLayout(matrix_box).addWidget(self.matrix)
+        self.embedding = EmbeddingView(self.widget, self)
+        self.side_tabs = QtWidgets.QTabWidget()
+        self.side_tabs.addTab(matrix_box, "Confusion matrix")
+        self.side_tabs.addTab(self.embedding, "Embedding")
         splitter = QtWidgets.QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
-        splitter.addWidget(matrix_box)
+        splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
 
@@ -145,7 +158,6 @@ class DatasetView(QtWidgets.QWidget):
         layout.addWidget(splitter, 1)
 
         self.open_button.clicked.connect(self.open_folder_dialog)
-        self.cancel_button.clicked.connect(self.cancel)
         self.explain_button.clicked.connect(self.explain_selected)
         self.report_button.clicked.connect(self.export_report_dialog)
         self.misclassified_check.toggled.connect(
@@ -157,6 +169,7 @@ class DatasetView(QtWidgets.QWidget):
         self.show_all_button.clicked.connect(self.show_all)
         self.matrix.cellClicked.connect(self.matrix_cell_clicked)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.embedding.item_clicked.connect(self.show_item)
 
     # ------------------------------------------------------------------ a dataset run
 
@@ -165,62 +178,98 @@ class DatasetView(QtWidgets.QWidget):
         if folder:
             self.open_folder(folder)
 
-    def open_folder(self, folder) -> TaskJob | None:
-        """Predict every image of ``folder`` on the worker; the table fills when done.
-        Returns the queued job (None when no model is open)."""
+    def open_folder(self, folder) -> PredictionJob | None:
+        """Predict every image of ``folder`` on the worker; the table fills a batch at a
+        time. Returns the queued job (None when no model is open)."""
         widget, workspace = self.widget, self.widget.workspace
         if workspace.model is None:
             widget.report_error("open a model first", "Cannot open the folder")
             return None
-        self.cancel()
+        self.clear()
         folder = Path(folder)
         context, load = workspace.context(), workspace.read_image
         labels, class_count = workspace.labels, workspace.class_count()
+        batch_size = self.batch_size
 
         def work(progress, should_stop):
             rows, classes = dataset_rows(folder, labels, class_count)
-            items = []
-            for item in predict_rows(context, rows, load, progress=progress,
-                                     should_stop=should_stop):
-                item["thumbnail"] = thumbnail(item["path"])
-                items.append(item)
+            job.names = labels or classes
+            job.total = len(rows)
+            for items in predict_batches(context, rows, load, batch_size=batch_size,
+                                         progress=progress, should_stop=should_stop):
+                for item in items:
+                    item["thumbnail"] = thumbnail(item["path"])
+                job.rows.emit(items)
             progress(1.0)
-            return items, labels or classes
+            return job.names
 
-        job = TaskJob(work, f"predicting the images of {folder.name}")
+        job = PredictionJob(work, f"predicting the images of {folder.name}", labels)
         generation = widget._generation
-        job.finished.connect(lambda outcome: self._predicted(job, generation, folder, *outcome))
-        job.failed.connect(lambda message: self._ended(job) or widget.report_error(
-            f"{folder.name}: {message}", "Cannot predict the folder"))
-        job.cancelled.connect(lambda: self._ended(job) or widget.say(
-            f"cancelled: {job.description}"))
-        self._job = job
-        self.cancel_button.setEnabled(True)
+        job.rows.connect(lambda items: self._rows_arrived(job, generation, folder, items))
+        job.finished.connect(lambda names: self._predicted(job, generation, folder))
+        job.failed.connect(lambda message: self._failed(job, generation, folder, message))
+        job.cancelled.connect(lambda: self._cancelled(job, generation, folder))
+        self.folder = folder
         self.summary_label.setText(f"{folder}: predicting…")
-        widget._run_rows.add(job)
-        widget._queue.submit(job)
-        return job
+        return self.slot.start(job, widget)
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        self.slot.cancel()
 
-    def _ended(self, job) -> None:
-        if job is self._job:
-            self._job = None
-            self.cancel_button.setEnabled(False)
+    def _rows_arrived(self, job, generation: int, folder: Path, items: list[dict]) -> None:
+        """One batch of a run: its rows appended, the count done said (the matrix and the
+        class filter follow at the end: a thousand classes make a million cells)."""
+        if job is not self.slot.job or generation != self.widget._generation:
+            return  # a run replaced, or of another model
+        self.names = job.names
+        self.model.append_items(items, job.names)
+        self._filter()
+        self.summary_label.setText(f"{folder}: predicting… {len(self.items)} of "
+                                   f"{job.total} images done")
 
-    def _predicted(self, job, generation: int, folder: Path, items: list[dict], names) -> None:
-        self._ended(job)
+    def _predicted(self, job, generation: int, folder: Path) -> None:
+        self.slot.end(job)
         if generation != self.widget._generation:
             return  # the model changed meanwhile
-        self.set_items(items, names, folder)
+        self._run_shown(folder)
         self.widget.log_message(f"{folder.name}: {self.summary_text()}")
+
+    def _stopped(self, job, generation: int, folder: Path) -> bool:
+        """A run ended early: the rows done are kept and shown. Whether it is the run
+        shown."""
+        current = job is self.slot.job and generation == self.widget._generation
+        self.slot.end(job)
+        if current:
+            self._run_shown(folder)
+        return current
+
+    def _failed(self, job, generation: int, folder: Path, message: str) -> None:
+        self._stopped(job, generation, folder)
+        self.widget.report_error(f"{folder.name}: {message}", "Cannot predict the folder")
+
+    def _cancelled(self, job, generation: int, folder: Path) -> None:
+        """A cancelled run keeps the rows done, and says how many."""
+        if not self._stopped(job, generation, folder):
+            return
+        done = f"cancelled after {len(self.items)} of {job.total} images"
+        self.summary_label.setText(f"{folder}: {done}: {self.summary_text()}")
+        self.widget.say(f"cancelled: {job.description} ({done})")
+
+    @property
+    def items(self) -> list[dict]:
+        """The dataset run's items (``core.dataset`` predictions), in the run's order."""
+        return self.model.items
 
     def set_items(self, items: list[dict], names, folder: Path | None = None) -> None:
         """Show a dataset run: the table, the class filter, the confusion matrix."""
-        self.folder, self.items, self.names = folder, list(items), names
-        self.model.set_items(self.items, names)
+        self.folder, self.names = folder, names
+        self.model.set_items(items, names)
+        self._run_shown(folder)
+
+    def _run_shown(self, folder: Path | None) -> None:
+        """The rest of a run's view once its rows are in: the class filter, the matrix, the
+        summary; ``dataset_loaded`` said."""
+        names = self.names
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
         self.class_combo.addItem("All classes", None)
@@ -230,7 +279,7 @@ class DatasetView(QtWidgets.QWidget):
             if index >= 0:
                 self.class_combo.addItem(class_name(index, names), index)
         self.class_combo.blockSignals(False)
-        self._fill_matrix()
+        self.matrix.fill(self.items, self.names)
         self.show_all()
         self.summary_label.setText(f"{folder}: {self.summary_text()}" if folder
                                    else self.summary_text())
@@ -238,8 +287,11 @@ class DatasetView(QtWidgets.QWidget):
         self.dataset_loaded.emit(self.items)
 
     def clear(self) -> None:
-        """No dataset run: an empty table and matrix (a run under way is cancelled)."""
+        """No dataset run: an empty table, matrix and embedding (a run under way is
+        cancelled)."""
         self.cancel()
+        self.slot.end(self.slot.job)
+        self.embedding.clear()
         if self.items:
             self.set_items([], None)
             self.summary_label.setText("Open a folder of images (class subfolders) to "
@@ -248,29 +300,11 @@ class DatasetView(QtWidgets.QWidget):
     def summary_text(self) -> str:
         return summary(self.items, sum(item["error"] is not None for item in self.items))
 
-    def _fill_matrix(self) -> None:
-        shown, counts = confusion_counts(self.items)
-        self._matrix_classes = shown
-        labels = [class_name(index, self.names) for index in shown]
-        self.matrix.clear()
-        self.matrix.setRowCount(len(shown))
-        self.matrix.setColumnCount(len(shown))
-        self.matrix.setVerticalHeaderLabels(labels)
-        self.matrix.setHorizontalHeaderLabels(labels)
-        top = max(int(counts.max()), 1) if counts.size else 1
-        for (row, column), count in np.ndenumerate(counts):
-            cell = QtWidgets.QTableWidgetItem(str(count))
-            cell.setToolTip(f"true {labels[row]}, predicted {labels[column]}: {count} images")
-            shade = 255 - int(150 * count / top)
-            cell.setBackground(QtGui.QColor(shade, shade, 255) if row == column
-                               else QtGui.QColor(255, shade, shade))
-            self.matrix.setItem(row, column, cell)
-        self.matrix.resizeColumnsToContents()
-
     # ------------------------------------------------------------------ filters
 
     def _filter(self, **values) -> None:
-        self.proxy.set_filters(**values)
+        if values:
+            self.proxy.set_filters(**values)
         self.shown_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} shown")
 
     def _confidence_changed(self, _=None) -> None:
@@ -295,7 +329,7 @@ class DatasetView(QtWidgets.QWidget):
 
     def matrix_cell_clicked(self, row: int, column: int) -> None:
         """Show the images of one (true, predicted) pair only."""
-        pair = (self._matrix_classes[row], self._matrix_classes[column])
+        pair = self.matrix.pair(row, column)
         self._filter(pair=pair)
         self.widget.status_bar.showMessage(
             f"true {class_name(pair[0], self.names)}, predicted "
@@ -321,152 +355,20 @@ class DatasetView(QtWidgets.QWidget):
         self.table.selectionModel().select(
             selection, QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
+    def show_item(self, item: dict) -> None:
+        """Select the row of ``item`` (every row shown if a filter hides it), scrolled into
+        view: its image becomes the workspace image."""
+        row = next((i for i, each in enumerate(self.model.items) if each is item), None)
+        if row is None:
+            return  # of a run no longer shown
+        source = self.model.index(row, 0)
+        if not self.proxy.mapFromSource(source).isValid():
+            self.show_all()
+        row = self.proxy.mapFromSource(source).row()
+        self.select_rows([row])
+        self.table.scrollTo(self.proxy.index(row, 0))
+
     def _selection_changed(self, *_) -> None:
         items = self.selected_items()
         if len(items) == 1 and items[0]["error"] is None:
             self.widget.set_image(items[0]["path"])
-
-    # ------------------------------------------------------------------ explaining
-
-    def chosen_request(self, fallback: str | None = None):
-        """The checked run of the Method box's method on the current node of the tree (the
-        top class when that is a class node or nothing); ``fallback`` when that method does
-        not map the input of a class (for the report)."""
-        widget = self.widget
-        method_id = widget.method_combo.currentData()
-        tree = widget._tree_model
-        index = widget.layer_tree.currentIndex()
-        target = tree.target(index) if index.isValid() else None
-        if fallback is not None:
-            method = widget.registry.all().get(method_id) if method_id else None
-            if method is None or NodeType.PREDICTION not in method.node_types \
-                    or method_id in ("predictions", "activation-maximization"):
-                method_id = fallback
-            if target is None or target.node_type is not NodeType.PREDICTION:
-                target = Target(NodeType.PREDICTION)
-        if method_id is None:
-            raise DialVisualizationError("choose a method in the Method box (select a class, "
-                                         "output or kernel node)")
-        return widget.workspace.request(method_id, target or Target(NodeType.PREDICTION))
-
-    def explain_selected(self) -> TaskJob | None:
-        """The Method box's method on each selected image: one tile per image on a cleared
-        canvas, as many columns as images (Ctrl+Z brings the old tiles back)."""
-        widget = self.widget
-        items = [item for item in self.selected_items() if item["error"] is None]
-        if not items:
-            widget.say("select one or more images (rows) of the table first")
-            return None
-        try:
-            checked = self.chosen_request()
-        except DialVisualizationError as error:
-            widget.report_error(str(error), "Cannot explain")
-            return None
-        workspace = widget.workspace
-        context, load = workspace.context(), workspace.read_image
-
-        def work(progress, should_stop):
-            return report.explain_items(checked, context, items, load, progress=progress,
-                                        should_stop=should_stop)
-
-        job = TaskJob(work, f"{checked.method.name} on {len(items)} images")
-        generation = widget._generation
-        job.finished.connect(lambda explained: self._explained(generation, explained))
-        job.failed.connect(lambda message: widget.report_error(message, "Run failed"))
-        job.cancelled.connect(lambda: widget.say(f"cancelled: {job.description}"))
-        widget._run_rows.add(job)
-        widget._queue.submit(job)
-        return job
-
-    def _explained(self, generation: int, explained) -> None:
-        widget = self.widget
-        if generation != widget._generation:
-            return
-        widget.clear_canvas()
-        widget.columns_spin.setValue(len(explained))
-        for each in explained:
-            if each.result is None:
-                widget.report_error(f"{each.item['file']}: {each.error}", "Run failed")
-                continue
-            title = f"{Path(each.item['file']).name} · {each.result.title}"
-            widget.canvas.add_result(each.result, None, title)
-            widget.result_added.emit(each.result)
-        widget.tabs.setCurrentWidget(widget.visualisation_tab)
-        widget.say(f"explained {len(explained)} images")
-
-    # ------------------------------------------------------------------ reports
-
-    def export_report_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export report", "report.html",
-                                                        "HTML file (*.html)")
-        if path:
-            self.export_report(path)
-
-    def export_report(self, path, count: int | None = None) -> TaskJob | None:
-        """Write the dataset run's HTML report to ``path``: its worst ``count`` images
-        (default: the spin box's) mapped with the Method box's method (Grad-CAM when it
-        does not map a class) on the worker. Returns the queued job."""
-        widget = self.widget
-        if not self.items:
-            widget.report_error("open a folder first: there is no dataset run to report",
-                                "Cannot export")
-            return None
-        try:
-            checked = self.chosen_request(fallback=report.DEFAULT_METHOD)
-        except DialVisualizationError as error:
-            widget.report_error(str(error), "Cannot export")
-            return None
-        workspace = widget.workspace
-        context, load = workspace.context(), workspace.read_image
-        items, names, folder = self.items, self.names, self.folder
-        count = self.worst_spin.value() if count is None else count
-        preprocessing = workspace.preprocessing
-        parameters = {"model": workspace.model_source or workspace.model.name,
-                      "images": str(folder or ""), "labels": workspace.labels_source,
-                      "preprocessing": f"{preprocessing.name} ({preprocessing.reason})",
-                      "output index": str(workspace.output_index),
-                      "map": checked.describe(workspace.labels),
-                      "map parameters": ", ".join(f"{k}={v!r}"
-                                                  for k, v in checked.params.items())}
-        title = f"Predictions on {folder.name}" if folder else "Dataset report"
-
-        def work(progress, should_stop):
-            explained = report.explain_items(checked, context, worst(items, count), load,
-                                             progress=progress, should_stop=should_stop)
-            return report.write(path, report.dataset_report(items, names, explained,
-                                                            parameters, title))
-
-        job = TaskJob(work, f"report of {len(items)} images")
-        job.finished.connect(lambda written: widget.say(f"report written to {written}"))
-        job.failed.connect(lambda message: widget.report_error(message, "Cannot export"))
-        widget._run_rows.add(job)
-        widget._queue.submit(job)
-        return job
-
-    def export_canvas_report_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export canvas report",
-                                                        "canvas.html", "HTML file (*.html)")
-        if path:
-            self.export_canvas_report(path)
-
-    def export_canvas_report(self, path) -> bool:
-        """Write the canvas's tiles (each drawn in its style) as one HTML file."""
-        widget = self.widget
-        tiles = widget.canvas.tiles()
-        if not tiles:
-            widget.report_error("the canvas is empty: run a method first", "Cannot export")
-            return False
-        workspace = widget.workspace
-        source = workspace.image_source
-        parameters = {"model": workspace.model_source or "",
-                      "image": str(source) if isinstance(source, (str, Path)) else "",
-                      "preprocessing": workspace.preprocessing.name}
-        try:
-            report.write(path, report.canvas_report(
-                [(tile.shown_result(), tile.style(), tile.title) for tile in tiles],
-                parameters))
-        except OSError as error:
-            widget.report_error(f"could not write {path}: {error}", "Cannot export")
-            return False
-        widget.say(f"canvas report written to {path}")
-        return True

@@ -1,5 +1,7 @@
 """A form generated from a method's ``parameters`` declaration, its values remembered per method
-(in the workspace's memory, which forgets them when the model changes).
+(in the workspace's memory, which forgets them when the model changes). A metric
+(``core.metrics.Metric``) declares its parameters alike, and the Trust actions' dialog
+(:mod:`.trust_params`) shows it in the same form.
 
 int and float become spin boxes with the declared range, choices a combo box, bools a check
 box and strings a line edit; each parameter's help is its tooltip. Values are checked with

@@ -14,10 +14,11 @@ from ..core.preprocessing import PRESETS, Preprocessing
 from ..core.workspace import Workspace
 from .pixmaps import pixmap_from_array
 
-#: The previews' side at first; they follow the width of their column, within
-#: [IMAGE_VIEW_MIN, IMAGE_VIEW_MAX].
-IMAGE_VIEW_SIZE = 200
-IMAGE_VIEW_MIN = 96
+#: The previews' side: as wide as their column and as tall as the window leaves them (no
+#: taller than wide), within [IMAGE_VIEW_MIN, IMAGE_VIEW_MAX]; a short window shrinks them
+#: rather than growing its own minimum height. What still does not fit (a long warning in a
+#: short window) scrolls in the image column (``image_scroll`` in the ``.ui``).
+IMAGE_VIEW_MIN = 64
 IMAGE_VIEW_MAX = 480
 #: The choices of how an image meets the model's aspect ratio (``core.images.FITS``).
 FIT_CHOICES = {"stretch": "stretch", "crop": "centre crop", "pad": "pad"}
@@ -54,13 +55,20 @@ class SummaryView:
         for view in (form.image_original_view, form.image_model_view):
             view.setMinimumSize(IMAGE_VIEW_MIN + 4, IMAGE_VIEW_MIN + 4)
             view.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
-                               QtWidgets.QSizePolicy.Policy.Fixed)
-            view.setFixedHeight(IMAGE_VIEW_SIZE + 4)
+                               QtWidgets.QSizePolicy.Policy.Expanding)
             view.installEventFilter(_Resized(view, self._fit_preview))
+        # The height left goes to the previews (up to square), then below the texts under them.
+        form.image_layout.setStretchFactor(form.image_views, 1)
+        form.image_views.setRowStretch(1, 1)
+        for caption in (form.image_original_caption, form.image_model_caption):
+            caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                                  QtWidgets.QSizePolicy.Policy.Fixed)
         self.show_preprocessing(workspace.preprocessing)
         workspace.model_changed.connect(self.show_model)
         workspace.image_changed.connect(self.show_image)
         workspace.preprocessing_changed.connect(self.show_preprocessing)
+        workspace.fit_changed.connect(
+            lambda fit: form.fit_combo.setCurrentIndex(form.fit_combo.findData(fit)))
         workspace.labels_changed.connect(self.show_labels)
         workspace.output_index_changed.connect(
             lambda index: form.output_combo.setCurrentIndex(index))
@@ -116,10 +124,11 @@ class SummaryView:
             f"({image.preprocessing_reason}): values {low:.3g} to {high:.3g}")
 
     def _fit_preview(self, view: QtWidgets.QLabel) -> None:
-        """The view as tall as it is wide (within the limits), its image drawn to fit."""
-        side = min(max(view.width() - 4, IMAGE_VIEW_MIN), IMAGE_VIEW_MAX)
-        if view.height() != side + 4:
-            view.setFixedHeight(side + 4)
+        """The view no taller than it is wide, its image drawn in the square that fits."""
+        widest = min(max(view.width() - 4, IMAGE_VIEW_MIN), IMAGE_VIEW_MAX)
+        if view.maximumHeight() != widest + 4:
+            view.setMaximumHeight(widest + 4)
+        side = min(max(min(view.width(), view.height()) - 4, IMAGE_VIEW_MIN), IMAGE_VIEW_MAX)
         if view in self._previews:
             pixels, smooth = self._previews[view]
             view.setPixmap(pixmap_from_array(pixels, side, smooth=smooth))

@@ -3,7 +3,8 @@
 colour image, clipping percentile, colour map), pages of a large grid (a click on a cell
 asks for that channel as its own tile), and can be closed, opened large (with matplotlib's
 navigation toolbar), saved as PNG, ``.npy`` and, for results with frames (activation
-maximisation), played and saved as GIF.
+maximisation), played and saved as GIF. A map of a class has a Trust menu (:mod:`.trust`);
+what it measured is shown under the map (``trust_panel``) and saved with it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from ..core.plotting import DEFAULT_CLIP, Scale, draw, page_count, score_text
 from ..core.registry import NodeType
 from ..core.result import Result, file_stem
 from ..core.session import RunRecord
-from .figures import ResultDialog, TileFigureCanvas
+from .figures import ResultDialog, TileFigureCanvas, save_tile_png
 from .trust import explains_a_class, trust_button
+from .trust_views import trust_evaluations
 
 COLOUR_MAPS = ("default", "viridis", "jet", "RdBu_r", "coolwarm", "magma", "inferno", "gray")
 FRAME_INTERVAL_MS = 120
@@ -61,6 +63,8 @@ class ResultTile(QtWidgets.QFrame):
     channel_requested = QtCore.Signal(object)
     #: (this tile, [metric id, ...]) chosen in its Trust menu (a map of a class, see .trust).
     trust_requested = QtCore.Signal(object, object)
+    #: (this tile, [metric id, ...]) whose parameters are asked for in its Trust menu.
+    trust_parameters_requested = QtCore.Signal(object, object)
     #: The path of a file the tile wrote (PNG, .npy, GIF).
     saved = QtCore.Signal(str)
 
@@ -380,7 +384,8 @@ class ResultTile(QtWidgets.QFrame):
     def save_png(self, path: str | Path | None = None) -> Path | None:
         path = path or _ask_save_path(self, "Save tile as PNG", file_stem(self.title) + ".png",
                                       "PNG image (*.png)")
-        return self._saved(path and self.shown_result().save_png(path, **self.style()))
+        return self._saved(path and save_tile_png(self.shown_result(), self.style(),
+                                                  trust_evaluations(self), path))
 
     def save_npy(self, path: str | Path | None = None) -> Path | None:
         path = path or _ask_save_path(self, "Save raw data", file_stem(self.title) + ".npy",

@@ -1,7 +1,8 @@
-"""What the Trust actions show (:mod:`.trust`): a tile's deletion and insertion curves in a
-panel under its map, the sanity check's strip of maps as a grid result (one cell per
-randomisation step, its correlations in the cell's label), and the score table under a
-"Compare methods" grid, the best map of each class marked."""
+"""What the Trust actions show (:mod:`.trust`): a tile's deletion and insertion curves and
+its MuFidelity scatter in a panel under its map (drawn by ``core.metrics.drawing``), the
+sanity check's strip of maps as a grid result (one cell per randomisation step, its
+correlations in the cell's label), and the score table under a "Compare methods" grid, the
+best map of each class marked."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from qtpy import QtCore, QtGui, QtWidgets
 
 from ..core.context import Target
 from ..core.metrics import Evaluation
+from ..core.metrics.drawing import axes_groups, draw_evaluations, ordered, score_text
 from ..core.result import Result
 from .figures import TileFigureCanvas
 
-#: Height in pixels of the curves' panel under a tile's map.
+#: Height in pixels of each plot of the panel under a tile's map (the curves, the scatter).
 CURVES_HEIGHT = 210
 #: The mark of the best score of a class in the comparison's table.
 BEST_MARK = "★"
@@ -29,33 +31,9 @@ def shown(score: float) -> float:
     return round(float(score), DECIMALS)
 
 
-def better_text(evaluation: Evaluation) -> str:
-    return {True: "higher is better", False: "lower is better"}.get(
-        evaluation.higher_is_better, "")
-
-
 def scores_text(evaluations: list[Evaluation]) -> str:
     """"Deletion AUC 0.0403 (lower is better) · Insertion AUC 1 (higher is better)"."""
-    return " · ".join(f"{e.info.get('metric_name', e.metric)} AUC {e.score:.3g} "
-                      f"({better_text(e)})" for e in evaluations)
-
-
-def draw_curves(evaluations: list[Evaluation], figure) -> None:
-    """Every curve (score over the fraction removed or revealed) on one axes of ``figure``,
-    the areas under them in the title."""
-    figure.clear()
-    axes = figure.add_subplot()
-    for evaluation in evaluations:
-        x, y = evaluation.curve[:, 0], evaluation.curve[:, 1]
-        name = evaluation.info.get("metric_name", evaluation.metric)
-        axes.plot(x, y, marker="." if len(x) <= 40 else None,
-                  label=f"{name} (AUC {evaluation.score:.3g})")
-    axes.set_xlabel("fraction of the input removed (deletion) / revealed (insertion)",
-                    fontsize=7)
-    axes.set_ylabel("class score", fontsize=7)
-    axes.tick_params(labelsize=7)
-    axes.set_ylim(-0.02, max(1.02, float(np.max([e.curve[:, 1].max() for e in evaluations]))))
-    axes.legend(fontsize=7)  # the areas are in the legend and the panel's line above
+    return " · ".join(score_text(e) for e in ordered(evaluations))
 
 
 def set_trust_panel(tile, panel) -> None:
@@ -73,15 +51,29 @@ def set_trust_panel(tile, panel) -> None:
         tile.setFixedHeight(tile.maximumHeight() + grow)
 
 
-class CurvesPanel(QtWidgets.QWidget):
-    """A tile's deletion and insertion curves, their scores in words, and a button that
+def trust_evaluations(tile) -> list[Evaluation]:
+    """The evaluations shown under ``tile``'s map (none without a panel)."""
+    return list(tile.trust_panel.evaluations) if tile.trust_panel is not None else []
+
+
+def show_evaluations(tile, evaluations: list[Evaluation]) -> None:
+    """Add ``evaluations`` to those shown under ``tile``'s map (one of each metric: a new
+    one replaces the old)."""
+    new = {e.metric for e in evaluations}
+    kept = [e for e in trust_evaluations(tile) if e.metric not in new]
+    set_trust_panel(tile, TrustPanel(kept + list(evaluations), tile))
+
+
+class TrustPanel(QtWidgets.QWidget):
+    """A tile's evaluations under its map: their scores in words, a plot per
+    ``core.metrics.drawing.axes_groups`` (the curves, the scatter), and a button that
     hides them; ``evaluations`` keeps the numbers."""
 
     def __init__(self, evaluations: list[Evaluation], tile, parent=None):
         super().__init__(parent)
-        self.evaluations = list(evaluations)
+        self.evaluations = ordered(evaluations)
         self._tile = tile
-        self.setFixedHeight(CURVES_HEIGHT)
+        self.setFixedHeight(CURVES_HEIGHT * len(axes_groups(self.evaluations)))
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -99,10 +91,11 @@ class CurvesPanel(QtWidgets.QWidget):
         row.addWidget(self.scores_label, 1)
         row.addWidget(self.hide_button)
         layout.addLayout(row)
-        self.figure = Figure(figsize=(4, 1.8), layout="constrained")
+        self.figure = Figure(figsize=(4, 1.8 * len(axes_groups(self.evaluations))),
+                             layout="constrained")
         self.figure_canvas = TileFigureCanvas(self.figure)
         layout.addWidget(self.figure_canvas, 1)
-        draw_curves(self.evaluations, self.figure)
+        draw_evaluations(self.evaluations, self.figure)
         self.figure_canvas.draw()
 
 
@@ -120,11 +113,14 @@ def sanity_result(evaluation: Evaluation, source_title: str, target: Target) -> 
     evaluation's curve, columns, score and layers are kept in ``info``."""
     maps = np.asarray(evaluation.info["maps"], np.float32)
     labels = [step_label(row) for row in evaluation.curve]
-    last = evaluation.info["layers"][-1] if evaluation.info["layers"] else ""
+    layers = evaluation.info["layers"]
+    last = layers[-1] if layers else ""
+    which = "every layer is" if not evaluation.info.get("params", {}).get("layers") else \
+        f"the top {len(layers)} layers are"
     return Result(
         method="model-randomization",
         title=(f"Sanity check of {source_title}: rank correlation |ρ| {evaluation.score:.2f} "
-               "once every layer is random (lower is better)"),
+               f"once {which} random (lower is better)"),
         kind="grid", data=maps, target=target,
         params=dict(evaluation.info.get("params", {})),
         info={"channels": labels, "grid_columns": min(len(maps), 4),

@@ -150,7 +150,6 @@ class ConvVisualizationWidget(RunActionsMixin, FileActionsMixin, MessagesMixin, 
         default), "crop" (its centre) or "pad"; the image is loaded again with it."""
         if not self._apply(self.workspace.set_fit, fit):
             return False
-        self.fit_combo.setCurrentIndex(max(self.fit_combo.findData(fit), 0))
         self._reload_image()
         return True
 

@@ -177,6 +177,34 @@ class TaskJob(Job):
         return self._function(self.report, self.should_stop)
 
 
+class JobSlot:
+    """A panel's one job at a time and its Cancel button, enabled while the job runs."""
+
+    def __init__(self, cancel_button):
+        self.job: Job | None = None
+        self.cancel_button = cancel_button
+        cancel_button.setEnabled(False)
+        cancel_button.clicked.connect(self.cancel)
+
+    def start(self, job: Job, widget) -> Job:
+        """Run ``job`` on ``widget``'s worker, with a progress row."""
+        self.job = job
+        self.cancel_button.setEnabled(True)
+        widget._run_rows.add(job)
+        widget._queue.submit(job)
+        return job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def end(self, job: Job) -> None:
+        """``job`` ended: the slot is free if it was its job."""
+        if job is self.job:
+            self.job = None
+            self.cancel_button.setEnabled(False)
+
+
 class _Runnable(QtCore.QRunnable):
     def __init__(self, job: Job):
         super().__init__()

@@ -10,17 +10,20 @@ import pytest
 import tensorflow as tf
 
 import dial_visualization as dv
-from builders import random_pixels, sequential_model
+from builders import SampleCounter, counting_model, random_pixels, sequential_model
 from dial_visualization.core.batch_explain import (batched_form, explain_images, image_loader,
                                                    is_many)
 from dial_visualization.core.errors import ImageLoadError
 from dial_visualization.core.explain import request
 from dial_visualization.core.context import Context
+from dial_visualization.core.images import load_image
 from dial_visualization.core.registry import HandlerConfiguration
 
 BATCHED = ("saliency", "guided-backprop", "grad-cam", "grad-cam-plus-plus")
-PARAMS = {"integrated-gradients": {"steps": 4}, "occlusion": {"patch": 16, "stride": 16},
-          "smoothgrad": {"samples": 2}, "score-cam": {}}
+#: Batched too: their passes (path points, noisy copies, masked inputs) over many images
+#: form one stream.
+STREAMED = {"integrated-gradients": {"steps": 4}, "smoothgrad": {"samples": 2},
+            "occlusion": {"patch": 16, "stride": 16}, "score-cam": {}, "rise": {"masks": 8}}
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +42,10 @@ def assert_same_result(many, one):
     np.testing.assert_array_equal(many.background, one.background)
 
 
-@pytest.mark.parametrize("method", BATCHED + tuple(PARAMS))
+@pytest.mark.parametrize("method", BATCHED + tuple(STREAMED))
 def test_each_result_of_a_list_equals_the_image_alone(demo, method):
     paths, model, labels = demo
-    params = PARAMS.get(method, {})
+    params = STREAMED.get(method, {})
     many = dv.explain(model, [str(p) for p in paths["images"]], method, labels=labels, **params)
     assert len(many) == len(paths["images"])
     for path, result in zip(paths["images"], many):
@@ -54,8 +57,9 @@ def test_each_result_of_a_list_equals_the_image_alone(demo, method):
 
 def test_the_batched_methods_have_a_batched_form_and_the_others_run_image_by_image():
     methods = dv.available_methods()
-    assert all(batched_form(methods[m]) is not None for m in BATCHED)
-    assert all(batched_form(methods[m]) is None for m in PARAMS)
+    assert all(batched_form(methods[m]) is not None for m in BATCHED + tuple(STREAMED))
+    assert all(batched_form(methods[m]) is None for m in methods
+               if m not in BATCHED + tuple(STREAMED))
 
 
 class LargestBatch(keras.layers.Layer):
@@ -164,3 +168,50 @@ def test_a_registry_of_its_own_is_kept_for_requests(model):
     outcome = next(explain_images([checked], Context(model), [random_pixels()]))
     assert outcome.results[0].info["layer"] == "conv2"
     assert outcome.outputs.shape == (4,)
+
+
+@pytest.mark.parametrize("methods, passes", [(("saliency",), 1), (("saliency", "grad-cam"), 2),
+                                             (("occlusion",), None)])
+def test_batched_maps_of_the_top_class_take_the_outputs_from_their_own_pass(methods, passes):
+    model, counter = counting_model()
+    images = [random_pixels(seed=seed) for seed in range(5)]
+    checked = [request(method, model, params={"patch": 8, "stride": 8} if method == "occlusion"
+                       else {}) for method in methods]
+    outcomes = list(explain_images(checked, Context(model), images, batch_size=5))
+    seen = int(counter.seen.numpy())
+    for image, outcome in zip(images, outcomes):
+        probabilities = model(load_image(image, model).batch()).numpy()[0]
+        np.testing.assert_allclose(outcome.outputs, probabilities, rtol=1e-5, atol=1e-7)
+        assert [r.target.index for r in outcome.results] == \
+            [int(np.argmax(probabilities))] * len(methods)
+    if passes is not None:  # one model call per batch and method, the outputs included
+        assert seen == passes * len(images)
+
+
+@pytest.mark.parametrize("method, params, per_image", [
+    ("integrated-gradients", {"steps": 3, "batch_size": 8}, 4),
+    ("integrated-gradients", {"steps": 2, "max_steps": 16, "tolerance": 0.0,
+                              "baseline": "blur", "batch_size": 8}, 17),
+    ("smoothgrad", {"samples": 3, "batch_size": 8}, 3),
+    ("smoothgrad", {"samples": 2, "base": "integrated-gradients", "batch_size": 16}, 2 * 65),
+    ("smoothgrad", {"samples": 3, "base": "guided-backprop", "batch_size": 8}, 3),
+    ("occlusion", {"patch": 8, "stride": 8, "batch_size": 8}, 4 + 1),  # and the image's score
+    ("occlusion", {"patch": 6, "stride": 5, "fill": "blur", "batch_size": 8}, 9 + 1),
+    ("score-cam", {"top_n": 4, "batch_size": 8}, 4 + 1),  # and the layer's maps
+    ("score-cam", {"layer": "sequential_cnn/conv1", "top_n": 3, "batch_size": 6}, 3 + 1),
+    ("rise", {"masks": 6, "batch_size": 8}, 6),
+    ("rise", {"masks": 7, "grid": 3, "score": "logit", "batch_size": 6}, 7),
+])
+def test_multi_pass_methods_stream_the_passes_of_many_images_together(method, params, per_image):
+    inputs = keras.Input((16, 16, 3))
+    watcher, counter = LargestBatch(name="watcher"), SampleCounter(name="counter")
+    model = keras.Model(inputs, sequential_model()(watcher(counter(inputs))))
+    images = [random_pixels(seed=seed) for seed in range(5)]
+    outcomes = list(explain_images([request(method, model, params=params)], Context(model),
+                                   images, batch_size=5))
+    # the passes of one image fill no call alone: the calls span images
+    assert int(watcher.largest.numpy()) == params["batch_size"]
+    # every pass once, and one forward pass over the images for their top classes
+    assert int(counter.seen.numpy()) == len(images) * (per_image + 1)
+    for image, outcome in zip(images, outcomes):
+        assert_same_result(outcome.results[0], dv.explain(model, image, method, **params))

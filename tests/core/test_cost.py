@@ -7,7 +7,7 @@ from builders import counting_model, random_pixels, sequential_model
 
 from dial_visualization.core.context import Context, NodeType, Target
 from dial_visualization.core.cost import (
-    GRADIENT_COST, Cost, describe_seconds, estimated_cost, estimated_model_calls,
+    GRADIENT_COST, ONE_PASS, Cost, describe_seconds, estimated_cost, estimated_model_calls,
     seconds_per_input)
 from dial_visualization.core.explain import execute, request
 from dial_visualization.core.images import load_image
@@ -37,6 +37,10 @@ def calls_seen(method_id, params, target=CLASS):
     ("lime", {"samples": 12, "segments": 8}),
     ("saliency", {}),
     ("grad-cam", {}),
+    ("grad-cam-plus-plus", {}),
+    ("guided-backprop", {}),
+    ("deconvnet", {}),
+    ("gradient-x-input", {}),
     ("predictions", {}),
 ])
 def test_the_estimate_is_the_samples_the_model_sees(method_id, params):
@@ -52,10 +56,18 @@ def test_occlusion_windows_follow_its_own_window_starts():
     assert estimated_model_calls(checked, model) == 4 * 4 + 2  # 0, 4, 8, then 11 at the border
 
 
-@pytest.mark.parametrize("method_id", ["occlusion", "saliency"])
+@pytest.mark.parametrize("method_id", ["occlusion", "integrated-gradients"])
 def test_the_top_class_costs_one_more_call(method_id):
-    estimate, seen = calls_seen(method_id, {}, Target(NodeType.PREDICTION))
+    estimate, seen = calls_seen(method_id, {"steps": 4} if "gradients" in method_id else {},
+                                Target(NodeType.PREDICTION))
     assert estimate == seen
+
+
+@pytest.mark.parametrize("method_id", ONE_PASS)
+@pytest.mark.parametrize("index", [None, 1])
+def test_a_map_of_one_gradient_finds_the_top_class_and_its_score_in_that_pass(method_id, index):
+    estimate, seen = calls_seen(method_id, {}, Target(NodeType.PREDICTION, None, index))
+    assert estimate == seen == 1
 
 
 def test_layer_outputs_have_no_class_score():

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import dial_visualization as dv
-from builders import random_pixels
+from builders import counting_model, random_pixels
 from dial_visualization.core.images import load_image
 from test_integrated_gradients import linear_model, smooth_model
 
@@ -77,3 +77,23 @@ def test_a_missing_reference_folder_is_refused(tmp_path):
     with pytest.raises(MethodNotApplicableError, match="no images in folder"):
         dv.explain(linear_model(), random_pixels(size=4), "expected-gradients",
                    baseline="references", references=str(tmp_path))
+
+
+def test_a_fixed_baseline_is_scored_once():
+    """Black is every sample's baseline: the model sees it once, beside the input, not once
+    per sample; its score is the linear model's logit on 0, its bias."""
+    model, counter = counting_model()
+    seen = {}
+    for baseline in ("noise", "black"):
+        before = int(counter.seen.numpy())
+        dv.explain(model, random_pixels(), "expected-gradients", target=2, samples=8,
+                   batch_size=4, baseline=baseline, preprocessing="unit")
+        seen[baseline] = int(counter.seen.numpy()) - before
+    linear = linear_model()
+
+    result = dv.explain(linear, random_pixels(size=4), "expected-gradients", target=1,
+                        samples=8, baseline="black", preprocessing="unit")
+
+    assert seen["black"] == seen["noise"] - 8 + 1
+    bias = linear.get_layer("logits").get_weights()[1][1]
+    assert result.info["mean_baseline_score"] == pytest.approx(bias, rel=1e-6, abs=1e-7)

@@ -153,6 +153,12 @@ def test_bad_parameters_and_maps_are_refused_before_any_work():
         dv.evaluate(model, image, "saliency", "faithfulness")
     with pytest.raises(MethodNotApplicableError, match="not a map over the input"):
         dv.evaluate(model, image, "predictions", "deletion")
+    for metric in ("deletion", "insertion"):  # in range, but one square: a single jump
+        with pytest.raises(ParameterError, match="^patch 4 covers the whole 4x4 image the "
+                                                 "model sees: take a patch smaller than its "
+                                                 "longer side$"):
+            dv.evaluate(model, image, "saliency", metric, patch=4)
+        assert len(dv.evaluate(model, image, "saliency", metric, patch=3, steps=4).curve) == 5
 
 
 def test_the_evaluation_draws_its_curve(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 import dial_visualization as dv
 from builders import random_pixels
+from dial_visualization.core.errors import ParameterError
 from dial_visualization.core.images import load_image
 from dial_visualization.core.metrics.mu_fidelity import cell_grid, removed_cells
 from metric_models import object_image, object_model, region_map
@@ -57,3 +58,16 @@ def test_cells_and_subsets():
     assert len(first) == 16 and len(set(first)) == 16
     np.testing.assert_array_equal(first, removed_cells(81, 0.2, seed=3, sample=5))
     assert not np.array_equal(first, removed_cells(81, 0.2, seed=4, sample=5))
+
+
+def test_subsets_that_are_all_alike_are_refused_before_any_work():
+    model = linear_model()
+    image = load_image(random_pixels(size=4, seed=3), model, "unit")
+    with pytest.raises(ParameterError, match="^a grid of 1 x 1 cells removes the whole image"):
+        dv.evaluate(model, image, "saliency", "mu-fidelity", grid=1)
+    with pytest.raises(ParameterError, match="^a fraction of 0.9 removes all 4 cells in every "
+                                             "subset: take a smaller fraction$"):
+        dv.evaluate(model, image, "saliency", "mu-fidelity", grid=2, fraction=0.9)
+    evaluation = dv.evaluate(model, image, "saliency", "mu-fidelity", grid=2, fraction=0.6,
+                             samples=8)
+    assert evaluation.info["cells"] == 4 and evaluation.info["cells_per_subset"] == 2

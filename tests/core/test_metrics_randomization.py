@@ -7,7 +7,7 @@ import pytest
 
 import dial_visualization as dv
 from builders import nested_model, random_pixels
-from dial_visualization.core.errors import MethodNotApplicableError
+from dial_visualization.core.errors import MethodNotApplicableError, ParameterError
 from dial_visualization.core.images import load_image
 from dial_visualization.core.metrics.randomization import layers_top_down
 from dial_visualization.toolkit import NodeType, heatmap_result, method, resolve_objective
@@ -75,6 +75,18 @@ def test_steps_group_the_layers_and_nested_models_are_randomised_too():
     assert evaluation.curve[:, 0].tolist() == [0, 1, 2]
     assert evaluation.info["randomized_at_step"] == [[], layers[:2], layers]
     assert evaluation.info["layers"] == layers
+
+
+def test_only_the_top_layers_asked_for_are_randomised():
+    model = nested_model()
+    image = load_image(random_pixels(), model, "unit")
+    evaluation = dv.evaluate(model, image, "saliency", "model-randomization", layers=2)
+    assert evaluation.info["layers"] == ["predictions", "base/base_conv2"]
+    assert evaluation.info["randomized_at_step"] == [[], ["predictions"],
+                                                      ["predictions", "base/base_conv2"]]
+    with pytest.raises(ParameterError, match="^layers 4: the model has 3 layers with weights "
+                                             r"\(0 randomises them all\)$"):
+        dv.evaluate(model, image, "saliency", "model-randomization", layers=4)
 
 
 def test_the_new_weights_come_from_the_layers_initializers_and_the_seed():

@@ -209,14 +209,3 @@ def test_a_saved_map_has_tight_margins(tmp_path):
     path = heatmap(signed_map(size=32)).save_png(tmp_path / "map.png")
     (left, top, right, bottom), (width, height) = content_box(path)
     assert max(left, top, width - 1 - right, height - 1 - bottom) <= 8  # pixels, at 100 dpi
-
-
-def test_several_results_draw_into_one_figure_with_titles_and_colour_bars():
-    figure = Figure(figsize=(10, 8), layout="constrained")
-    items = [(heatmap(signed_map()), {}), (heatmap(signed_map(seed=3)), {"clip": 100}),
-             (grid(4), {})]
-    subfigures = plotting.draw_all(items, figure, columns=2)
-    assert [s._suptitle.get_text() for s in subfigures] == [
-        "Test: class 1", "Test: class 1", "Activations: conv"]
-    assert [len(s.axes) for s in subfigures] == [2, 2, 4]  # map + colour bar; four cells
-    assert subfigures[1].axes[0].images[1].get_clim() == pytest.approx((-100, 100))

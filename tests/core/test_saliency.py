@@ -131,3 +131,16 @@ def test_a_class_that_does_not_exist_is_refused(model, image):
 
     with pytest.raises(MethodNotApplicableError, match="class 9 does not exist"):
         dv.explain(model, image, "saliency", target=9)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4, 12])
+def test_the_channel_reductions_equal_numpys(channels):
+    from dial_visualization.core.attribution import CHANNEL_REDUCTIONS
+
+    rng = np.random.default_rng(channels)
+    attribution = rng.normal(size=(2, 5, 7, channels)).astype(np.float32)
+    np.testing.assert_array_equal(CHANNEL_REDUCTIONS["max-abs"](attribution),
+                                  np.abs(attribution).max(axis=-1))
+    np.testing.assert_allclose(CHANNEL_REDUCTIONS["sum"](attribution), attribution.sum(axis=-1),
+                               rtol=1e-6, atol=1e-6)
+    assert CHANNEL_REDUCTIONS["sum"](attribution).shape == (2, 5, 7)

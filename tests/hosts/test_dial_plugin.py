@@ -485,3 +485,32 @@ def test_a_node_pickles_alone_and_keeps_its_ports(dial, make_node, files, qtbot)
     other_model = sequential_model(seed=5)
     restored.inputs["Model"].process_input(other_model)
     assert restored.inner_widget.model is other_model and node.inner_widget.model is not other_model
+
+
+def test_a_saved_node_keeps_its_fit_and_an_older_project_opens_with_the_default(
+        make_node, keep, files, tmp_path, qtbot):
+    model_path, _, _ = files
+    wide = tmp_path / "wide.png"
+    Image.fromarray(random_pixels(size=24)[:16]).save(wide)  # 24x16, the model takes 16x16
+    node = make_node()
+    widget = node.inner_widget
+    assert widget.load_model_file(model_path)
+    assert widget.set_fit("crop") and widget.set_image(str(wide))
+    assert widget.session().fit == "crop"
+
+    restored = keep(pickle.loads(pickle.dumps(node)))
+    assert restored.inner_widget.wait_until_idle(60)
+    assert restored.inner_widget.workspace.fit == "crop"
+    assert restored.inner_widget.fit_combo.currentData() == "crop"
+    np.testing.assert_array_equal(restored.inner_widget.image.resized, widget.image.resized)
+
+    older = widget.session()  # as a project saved before sessions had a fit
+    del older.__dict__["fit"]
+    older = pickle.loads(pickle.dumps(older))
+    assert older.fit == "stretch"
+    opened = keep(dial_host.restore_node(older))
+    assert opened.inner_widget.wait_until_idle(60)
+    assert opened.inner_widget.workspace.fit == "stretch"
+    stretched = dv.load_image(str(wide), widget.model, preprocessing="unit")
+    np.testing.assert_array_equal(opened.inner_widget.image.resized, stretched.resized)
+    assert not np.array_equal(stretched.resized, widget.image.resized)

@@ -1,5 +1,7 @@
-"""The NodeGraphQt host: nodes hand the model and preprocessing to the widget over wires."""
+"""The NodeGraphQt host: nodes hand the model and preprocessing to the widget over wires;
+a saved graph keeps the model file, the preset and the fit."""
 
+import json
 import os
 import subprocess
 import sys
@@ -112,6 +114,39 @@ def test_preprocessor_preset_reaches_the_image_and_unplugging_restores_unit(grap
 
     node.input(1).disconnect_from(preprocessor.output(0))
     assert image().preprocessing == "unit"
+
+
+def test_the_fit_follows_the_widget_and_a_saved_graph_restores_it(graph, model_file, qtbot):
+    loader = loader_of(graph, model_file)
+    preprocessor = graph.create_node(PreprocessorNode.type_)
+    node = visualization_node(graph)
+    loader.set_output(0, node.input(0))
+    preprocessor.set_output(0, node.input(1))
+    widget = node.visualization_widget
+    assert node.get_property("fit") == widget.workspace.fit == "stretch"
+    node.set_property("fit", "crop")  # on the node's face
+    assert widget.workspace.fit == "crop" and widget.fit_combo.currentData() == "crop"
+    widget.set_fit("pad")  # in the widget
+    assert node.get_property("fit") == "pad"
+    preprocessor.set_property("preset", "symmetric")
+    saved = json.loads(json.dumps(graph.serialize_session()))  # as save_session writes it
+    assert saved["nodes"][node.id]["custom"]["fit"] == "pad"
+
+    older = json.loads(json.dumps(saved))  # a graph saved before the fit was a property
+    del older["nodes"][node.id]["custom"]["fit"]
+    for data, fit in ((saved, "pad"), (older, "stretch")):
+        opened = VisualizationGraph()
+        qtbot.addWidget(opened.widget)
+        try:
+            opened.deserialize_session(data)
+            (restored,) = opened.visualization_nodes()
+            restored_widget = restored.visualization_widget
+            assert restored.get_property("fit") == restored_widget.workspace.fit == fit
+            assert restored_widget.fit_combo.currentData() == fit
+            assert restored_widget.model is not None  # the loader's file, loaded again
+            assert restored_widget.preprocessing.name == "symmetric"  # the preset saved
+        finally:
+            opened.shutdown()
 
 
 def test_double_click_opens_the_full_widget_in_one_window(graph, qtbot):

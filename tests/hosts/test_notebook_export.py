@@ -6,9 +6,11 @@ import sys
 import nbformat
 import numpy as np
 import pytest
+from PIL import Image
 
 import dial_visualization as dv
 from dial_visualization.core.errors import DialVisualizationError
+from dial_visualization.core.images import load_image
 from dial_visualization.core.notebook import notebook_cells, write_notebook
 from dial_visualization.core.context import Target
 from dial_visualization.core.session import RunRecord, Session
@@ -55,6 +57,25 @@ def test_cells_load_the_files_and_explain_each_tile_with_its_exact_parameters(se
     assert "layer='conv2'" in last and "target=1" in last and "node_type='output'" in last
     assert all("results.append(result)" in source and "result.plot()" in source
                for _, source in cells[2:])
+
+
+def test_the_fit_is_written_and_the_setup_cell_loads_the_image_as_the_canvas_had_it(
+        session, tmp_path):
+    wide = tmp_path / "wide.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(wide)
+    session.image_path = str(wide)
+    assert ", fit=" not in notebook_cells(session)[1][1]  # the default goes unsaid
+    for fit in ("crop", "pad"):
+        session.fit = fit
+        setup = notebook_cells(session)[1][1]
+        assert f"preprocessing='unit', fit={fit!r})" in setup
+        namespace = {}
+        exec(setup, namespace)
+        expected = load_image(str(wide), namespace["model"], "unit", fit=fit)
+        np.testing.assert_array_equal(namespace["image"].resized, expected.resized)
+    assert not np.array_equal(expected.resized, load_image(str(wide), namespace["model"],
+                                                           "unit").resized)
 
 
 def test_a_model_not_loaded_from_a_file_cannot_be_exported():

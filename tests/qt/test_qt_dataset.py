@@ -5,6 +5,7 @@ are explained together, and the HTML report (real widget, demo model)."""
 import csv
 import re
 import shutil
+import threading
 
 import pytest
 from qtpy import QtCore
@@ -67,14 +68,49 @@ def test_the_table_has_the_rows_of_predict_and_a_thumbnail_each(demo_widget, dem
     assert "12 images, accuracy 91.7% (1 wrong)" in dataset.summary_label.text()
 
 
-def test_a_cancelled_run_leaves_the_table_as_it_was(demo_widget, shapes):
+def test_the_table_grows_a_batch_at_a_time_while_the_run_goes_on(demo_widget, shapes):
     folder, _ = shapes
-    job = demo_widget.dataset.open_folder(folder)
-    demo_widget.dataset.cancel_button.click()
-    assert demo_widget.wait_until_idle(60)
-    assert job.state == "cancelled"
-    assert demo_widget.dataset.model.rowCount() == 0
-    assert not demo_widget.dataset.cancel_button.isEnabled()
+    dataset = demo_widget.dataset
+    dataset.batch_size = 5
+    job = dataset.open_folder(folder)
+    seen, shown = [], threading.Event()
+
+    def on_gui_thread(items):  # after the table's own slot: what a person sees then
+        seen.append((len(items), dataset.model.rowCount(), job.state,
+                     dataset.summary_label.text()))
+        shown.set()
+
+    def on_worker(items):  # the run waits until the GUI has shown the batch
+        assert shown.wait(30)
+        shown.clear()
+
+    job.rows.connect(on_gui_thread)
+    job.rows.connect(on_worker, QtCore.Qt.ConnectionType.DirectConnection)
+    assert demo_widget.wait_until_idle(60) and job.state == "finished"
+    assert [(count, rows) for count, rows, _, _ in seen] == [(5, 5), (5, 10), (2, 12)]
+    assert all(state == "running" for _, _, state, _ in seen)
+    assert seen[0][3].endswith("predicting… 5 of 12 images done")
+    assert [item["position"] for item in dataset.items] == list(range(12))
+    assert "12 images, accuracy 91.7% (1 wrong)" in dataset.summary_label.text()
+    assert int(dataset.matrix.item(1, 0).text()) == 1
+
+
+def test_a_cancelled_run_keeps_the_rows_done_and_says_so(demo_widget, shapes):
+    folder, _ = shapes
+    dataset = demo_widget.dataset
+    dataset.batch_size = 4
+    job = dataset.open_folder(folder)
+    job.rows.connect(lambda items: job.cancel(), QtCore.Qt.ConnectionType.DirectConnection)
+    assert demo_widget.wait_until_idle(60) and job.state == "cancelled"
+    assert dataset.model.rowCount() == 4 and len(dataset.shown_items()) == 4
+    assert "cancelled after 4 of 12 images" in dataset.summary_label.text()
+    assert not dataset.cancel_button.isEnabled()
+    # another run starts from an empty table
+    job = dataset.open_folder(folder)
+    assert dataset.model.rowCount() == 0 and dataset.matrix.rowCount() == 0
+    dataset.cancel_button.click()
+    assert demo_widget.wait_until_idle(60) and job.state == "cancelled"
+    assert dataset.model.rowCount() in (0, 4, 8)
 
 
 def test_sorting_and_filters_give_the_expected_rows(demo_widget, shapes):
@@ -200,3 +236,21 @@ def test_another_model_clears_the_table(demo_widget, demo, shapes):
     assert dataset.model.rowCount() == 12
     assert demo_widget.set_model(demo["model"], str(demo["paths"]["model"]))
     assert dataset.model.rowCount() == 0 and dataset.matrix.rowCount() == 0
+
+
+def test_a_folder_whose_classes_do_not_match_is_one_line_and_no_rows(demo_widget, shapes,
+                                                                     tmp_path):
+    folder, _ = shapes
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(next((folder / "circle").glob("*.png")), tmp_path / name / "x.png")
+    errors = []
+    demo_widget.error_reported.connect(errors.append)
+    job = demo_widget.dataset.open_folder(tmp_path)
+    assert demo_widget.wait_until_idle(60) and job.state == "failed"
+    assert errors == [f"{tmp_path.name}: 2 class subfolders (a, b) but the model scores 4 "
+                      "classes: give --labels with the model's class names to match the "
+                      "subfolders by name"]
+    assert demo_widget.dataset.model.rowCount() == 0
+    assert not demo_widget.dataset.cancel_button.isEnabled()
+    assert "predicting" not in demo_widget.dataset.summary_label.text()

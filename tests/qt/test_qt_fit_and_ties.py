@@ -1,6 +1,6 @@
 """Smaller items on the real widget: the fit of an image of another aspect ratio (chosen
-beside the preprocessing, said in the image line) and tied class scores (the log's top
-prediction is the tree's first class)."""
+beside the preprocessing, said in the image line, kept in the session) and tied class
+scores (the log's top prediction is the tree's first class)."""
 
 import keras
 import numpy as np
@@ -32,6 +32,16 @@ def test_the_fit_combo_crops_or_pads_the_image_and_says_so(widget):
     assert combo.currentData() == "pad"
     assert not widget.set_fit("zoom") and widget.workspace.fit == "pad"
     assert widget.wait_until_idle(60)
+
+
+def test_the_fit_is_saved_in_the_session_and_the_combo_follows_the_workspace(widget):
+    assert widget.set_model(sequential_model(size=16))
+    assert widget.session().fit == "stretch"
+    widget.workspace.set_fit("pad")  # as a host does, without the widget
+    assert widget.fit_combo.currentData() == "pad"
+    assert widget.session().fit == "pad"
+    assert widget.set_fit("crop") and widget.session().fit == "crop"
+    assert widget.fit_combo.currentData() == "crop"
 
 
 def tied_model(classes=4):

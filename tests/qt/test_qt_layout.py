@@ -1,17 +1,25 @@
 """The layout at three window sizes (offscreen): the canvas's columns follow its width (the
 Columns box is a maximum), no tile extends past the canvas's viewport, and the summary's
-previews scale. Each state is grabbed to a PNG (``DV_SCREENSHOTS=folder`` keeps them)."""
+previews scale; the app's window takes 600 pixels of height at any width, with nothing cut
+off on any tab. Each state is grabbed to a PNG (``DV_SCREENSHOTS=folder`` keeps them)."""
 
 import os
 from pathlib import Path
 
 import pytest
-from qtpy import QtCore
+from qtpy import QtCore, QtWidgets
 
 from dial_visualization.core.context import NodeType, Target
 from dial_visualization.qt.tile import TILE_MIN_WIDTH
 
 SIZES = [(800, 600), (1280, 800), (1920, 1080)]
+#: What a preset that looks wrong says under the previews (as long as such a warning gets).
+WARNING = ("Warning: preprocessing 'unit' looks wrong for this model: every image gets the "
+           "same class (circle) with confidence 1.000, whatever it shows; 'caffe' gives "
+           "triangle (0.870) — choose it if that is how the model was trained")
+#: Widgets that show something whole; the parts of composite ones are theirs to lay out.
+WHOLE = (QtWidgets.QLabel, QtWidgets.QAbstractButton, QtWidgets.QComboBox, QtWidgets.QLineEdit,
+         QtWidgets.QAbstractSpinBox, QtWidgets.QAbstractScrollArea, QtWidgets.QSlider)
 
 
 @pytest.fixture
@@ -24,6 +32,86 @@ def settle(qtbot, widget):
     for _ in range(3):
         QtCore.QCoreApplication.processEvents()
         qtbot.wait(50)
+
+
+def cut_off(root):
+    """The shown widgets of ``root`` that are cut: lower than they need (their minimum, or
+    the height their wrapped text takes at their width), narrower than a button's or an
+    unwrapped text's width, or reaching out of ``root``. A scroll area's contents are
+    checked against their own widget (what scrolls is not cut)."""
+    found = []
+    for child in root.findChildren(QtWidgets.QWidget):
+        if not isinstance(child, WHOLE) or not child.isVisibleTo(root) or in_a_part(child, root):
+            continue
+        name = child.objectName() or type(child).__name__
+        needed = max(child.heightForWidth(child.width()) if child.hasHeightForWidth()
+                     else child.minimumSizeHint().height(), child.minimumHeight())
+        if child.height() < needed:
+            found.append((name, "height", child.height(), needed))
+        text = isinstance(child, QtWidgets.QLabel) and child.text() and not child.wordWrap()
+        if (text or isinstance(child, QtWidgets.QAbstractButton)) and (
+                child.width() < child.sizeHint().width()):
+            found.append((name, "width", child.width(), child.sizeHint().width()))
+        place = QtCore.QRect(child.mapTo(root, QtCore.QPoint(0, 0)), child.size())
+        if not root.rect().contains(place):
+            found.append((name, "outside", place.getRect()))
+        if isinstance(child, QtWidgets.QScrollArea) and child.widget() is not None:
+            found += cut_off(child.widget())
+    return found
+
+
+def in_a_part(widget, root):
+    """Whether ``widget`` is inside a scroll area, spin box or combo box below ``root``."""
+    parent = widget.parentWidget()
+    while parent is not None and parent is not root:
+        if isinstance(parent, (QtWidgets.QAbstractScrollArea, QtWidgets.QAbstractSpinBox,
+                               QtWidgets.QComboBox)):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+@pytest.fixture
+def app_window(qtbot, demo):
+    """The app's main window on the demo model, its labels and first image."""
+    from dial_visualization.qt.app import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    widget = window.widget
+    widget.show_dialogs, widget.warm_up_on_load = False, False
+    paths = demo["paths"]
+    widget.set_labels(demo["labels"], str(paths["labels"]))
+    assert widget.set_model(demo["model"], str(paths["model"]))
+    assert widget.set_image(str(paths["images"][0]))
+    assert widget.wait_until_idle(60)
+    yield window
+    widget.shutdown()
+
+
+@pytest.mark.parametrize("size", SIZES + [(1920, 600)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_app_takes_the_height_it_is_given_and_cuts_nothing_off(app_window, qtbot, shots,
+                                                                   size):
+    window, widget = app_window, app_window.widget
+    widget.summary.show_warning(WARNING)  # the longest text under the previews
+    window.show()
+    qtbot.waitExposed(window)
+    for tab in (widget.summary_tab, widget.visualisation_tab, widget.dataset):
+        widget.tabs.setCurrentWidget(tab)
+        window.resize(*size)
+        settle(qtbot, window)
+        window.resize(*size)  # again, as in the test above: the toolbar's short texts
+        settle(qtbot, window)
+        assert window.minimumSizeHint().height() <= 600, {  # which tab needs more
+            widget.tabs.tabText(i): widget.tabs.widget(i).minimumSizeHint().height()
+            for i in range(widget.tabs.count())}
+        assert (window.width(), window.height()) == size
+        assert cut_off(window) == [], tab.objectName()
+    widget.tabs.setCurrentWidget(widget.summary_tab)
+    settle(qtbot, window)
+    previews = widget.image_original_view, widget.image_model_view
+    assert all(view.height() <= view.width() for view in previews)  # never taller than wide
+    assert window.grab().save(str(shots / f"app-{size[0]}x{size[1]}.png"))
 
 
 def tiles_outside_the_viewport(canvas):

@@ -24,7 +24,7 @@ from ..layers import LayerTree
 from ..registry import Parameter
 from ..result import Result, is_constant_map
 from ..tf_ops import layer_gradient_function
-from ..attribution import heatmap_result
+from ..attribution import gradient_pass, heatmap_result
 
 LAYER_PARAMETER = Parameter(
     "layer", "layer", "",
@@ -51,33 +51,19 @@ def target_layer(model: keras.Model, name: str) -> str:
     return name
 
 
-def layer_gradients(context: Context, target: Target, layer: str, progress, should_stop
-                    ) -> tuple[Target, np.ndarray, np.ndarray]:
-    """(target with its class, activations A (h, w, K), d logit / d A (h, w, K)) in one pass.
-
-    The class score is taken before the final softmax/sigmoid, also where that is a layer
-    of its own.
-    """
-    targets, activations, gradients = layer_gradients_batch([context], target, layer, progress,
-                                                            should_stop)
-    return targets[0], activations[0], gradients[0]
-
-
-def layer_gradients_batch(contexts: list[Context], target: Target, layer: str, progress,
+def layer_gradients(contexts: list[Context], target: Target, layer: str, progress,
                           should_stop) -> tuple[list[Target], np.ndarray, np.ndarray]:
-    """:func:`layer_gradients` for every context's image, in one pass: (targets, (N, h, w,
-    K) activations, (N, h, w, K) gradients)."""
-    from ..batch_explain import resolve_objectives
-
-    context = contexts[0]
-    x, _, indices, targets = resolve_objectives(contexts, target)
+    """For every context's image, in one pass: (targets with their classes, activations A
+    (N, h, w, K), d score / d A (N, h, w, K)). The class score is taken before the final
+    softmax/sigmoid, also where that is a layer of its own."""
     if should_stop():
         raise Cancelled("cancelled")
-    gradient = layer_gradient_function(context.model, layer, output_index=context.output_index,
-                                       device=context.device)
-    _, activations, gradients = gradient(tf.constant(x), tf.constant(indices))
+    model, output_index, device = contexts[0].model, contexts[0].output_index, contexts[0].device
+    targets, (_, activations, gradients) = gradient_pass(
+        contexts, target, lambda _: layer_gradient_function(model, layer, output_index=output_index,
+                                                            device=device))
     progress(1.0)
-    return targets, np.asarray(activations), np.asarray(gradients)
+    return targets, activations, gradients
 
 
 def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -86,10 +72,12 @@ def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(h, w) or (h, w, K) maps resized bilinearly (half-pixel centres) to ``size``."""
+    """(h, w), (h, w, K) or a batch (N, h, w, K) of maps resized bilinearly (half-pixel
+    centres) to ``size``."""
     stacked = maps[..., np.newaxis] if maps.ndim == 2 else maps
-    resized = tf.image.resize(tf.constant(stacked[np.newaxis], tf.float32), size, "bilinear")
-    resized = np.asarray(resized)[0]
+    batch = stacked if stacked.ndim == 4 else stacked[np.newaxis]
+    resized = np.asarray(tf.image.resize(tf.constant(batch, tf.float32), size, "bilinear"))
+    resized = resized if stacked.ndim == 4 else resized[0]
     return resized[..., 0] if maps.ndim == 2 else resized
 
 
@@ -144,8 +132,18 @@ def cam_result(name: str, context: Context, target: Target, layer: str,
                activations: np.ndarray, weights: np.ndarray, **info) -> Result:
     """The map ReLU(weighted sum) of (h, w, K) ``activations``, upsampled to the input, as a
     heatmap; warnings say why when it is constant (``name``: the method's, in them)."""
-    weighted = weighted_sum(activations, weights)
-    heatmap = upsample(np.maximum(weighted, 0.0), context.image.array.shape[:2])
-    return heatmap_result(context, target, heatmap, detail=layer, layer=layer,
-                          warnings=constant_map_warnings(name, layer, activations, weights),
-                          **info)
+    return cam_results(name, [context], [target], layer, activations[np.newaxis],
+                       weights[np.newaxis], **info)[0]
+
+
+def cam_results(name: str, contexts: list[Context], targets: list[Target], layer: str,
+                activations: np.ndarray, weights: np.ndarray, **info) -> list[Result]:
+    """:func:`cam_result` for (N, h, w, K) ``activations`` and (N, K) ``weights`` of images
+    of one size: the weighted sums and their upsampling done once for the batch."""
+    weighted = np.matmul(activations, weights[:, np.newaxis, :, np.newaxis])[..., 0]
+    heatmaps = upsample(np.maximum(weighted, 0.0)[..., np.newaxis],
+                        contexts[0].image.array.shape[:2])[..., 0]
+    return [heatmap_result(context, target, heatmap, detail=layer, layer=layer,
+                           warnings=constant_map_warnings(name, layer, maps, each), **info)
+            for context, target, heatmap, maps, each in zip(contexts, targets, heatmaps,
+                                                             activations, weights)]

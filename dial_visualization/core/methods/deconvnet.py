@@ -15,10 +15,9 @@ section 3.1); Zeiler & Fergus show the reconstruction itself in colour, kept per
 in ``Result.channels``.
 """
 
-import numpy as np
 import tensorflow as tf
 
-from ..attribution import heatmap_result, resolve_objective
+from ..attribution import gradient_pass, heatmap_result
 from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
 from ..walker import relu_units
@@ -40,7 +39,8 @@ def deconvnet_relu(x, output, region):
 
 
 def deconvnet_gradient_function(model, *, layer=None, output_index=0, device="auto"):
-    """``f(x, index) -> (scores, deconvnet signal at x)``; the model is left untouched."""
+    """``f(x, index) -> (scores, deconvnet signal at x, outputs)``; the model is left
+    untouched."""
     return input_gradient_function(model, layer=layer, output_index=output_index,
                                    relu=deconvnet_relu, relu_name="deconvnet", device=device)
 
@@ -58,15 +58,13 @@ def deconvnet_gradient_function(model, *, layer=None, output_index=0, device="au
                       "Zeiler & Fergus 2014 is kept per channel",
 )
 def deconvnet(context, target, params, progress, should_stop):
-    x, layer, index, target = resolve_objective(context, target)
-    gradient = deconvnet_gradient_function(context.model, layer=layer,
-                                           output_index=context.output_index,
-                                           device=context.device)
-    _, signal = gradient(tf.constant(x), tf.constant([index]))
+    (target,), (_, signal) = gradient_pass([context], target, lambda layer: (
+        deconvnet_gradient_function(context.model, layer=layer,
+                                    output_index=context.output_index, device=context.device)))
     progress(1.0)
     units = relu_units(context.model)
     warning = NO_RELU_WARNING.replace("guided backpropagation to guide", "the deconvnet rule")
-    return heatmap_result(context, target, np.asarray(signal)[0],
+    return heatmap_result(context, target, signal[0],
                           detail="" if units else "no ReLU: the plain gradient",
                           reduction=REDUCTION, warnings=[] if units else [warning],
                           relus=units)

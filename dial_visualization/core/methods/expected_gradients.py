@@ -99,8 +99,10 @@ def expected_gradients(model, x, baselines, index: int, samples: int, seed: int,
                        noise_std: float = 0.0, batch_size=0, *, output_index=0,
                        device="auto", progress=None, should_stop=None):
     """(attribution (H, W, C), F(x), mean F over the baselines drawn) for one input
-    ``x`` (H, W, C); ``baselines(i)`` is sample i's baseline."""
+    ``x`` (H, W, C); ``baselines(i)`` is sample i's baseline. A baseline that is the same
+    for every sample (``baselines.fixed``: black, blur) is scored once, beside x."""
     x = np.asarray(x, np.float32)
+    fixed = getattr(baselines, "fixed", None)
     gradient = input_gradient_function(model, output_index=output_index, device=device)
     score = score_function(model, output_index=output_index, device=device)
     batch_size = batch_size or auto_batch_size(model, size=x.shape[:2])
@@ -115,11 +117,14 @@ def expected_gradients(model, x, baselines, index: int, samples: int, seed: int,
         inputs = np.stack([x + np.float32(noise_std) * rng.standard_normal(x.shape, np.float32)
                            for rng in rngs]) if noise_std else np.broadcast_to(x, starts.shape)
         points = starts + alphas * (inputs - starts)
-        _, grads = gradient(tf.constant(points), index_tensor)
+        _, grads, _ = gradient(tf.constant(points), index_tensor)
         total += ((inputs - starts) * np.asarray(grads)).sum(axis=0)
-        baseline_scores[part] = np.asarray(score(tf.constant(starts), index_tensor))
-    own = float(np.asarray(score(tf.constant(x[np.newaxis]), index_tensor))[0])
-    return (total / samples).astype(np.float32), own, float(baseline_scores.mean())
+        if fixed is None:
+            baseline_scores[part] = np.asarray(score(tf.constant(starts), index_tensor))
+    scored = np.stack([x] if fixed is None else [x, np.asarray(fixed, np.float32)])
+    own, *fixed_score = np.asarray(score(tf.constant(scored), index_tensor), np.float64)
+    mean_baseline = fixed_score[0] if fixed_score else baseline_scores.mean()
+    return (total / samples).astype(np.float32), float(own), float(mean_baseline)
 
 
 @method(

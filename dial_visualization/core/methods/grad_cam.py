@@ -7,7 +7,7 @@ ReLU(sum_k w_k A_k) at the target layer's resolution, upsampled bilinearly to th
 
 from ..batch_explain import batched
 from ..registry import NodeType, method
-from ._cam import LAYER_PARAMETER, cam_result, layer_gradients_batch, target_layer
+from ._cam import LAYER_PARAMETER, cam_results, layer_gradients, target_layer
 
 
 @method(
@@ -28,7 +28,7 @@ def grad_cam(context, target, params, progress, should_stop):
 def grad_cam_batch(contexts, target, params, progress, should_stop):
     """Grad-CAM of every context's image in one gradient call."""
     layer = target_layer(contexts[0].model, params["layer"])
-    targets, activations, gradients = layer_gradients_batch(contexts, target, layer, progress,
+    targets, activations, gradients = layer_gradients(contexts, target, layer, progress,
                                                             should_stop)
-    return [cam_result("Grad-CAM", each, resolved, layer, maps, grads.mean(axis=(0, 1)))
-            for each, resolved, maps, grads in zip(contexts, targets, activations, gradients)]
+    return cam_results("Grad-CAM", contexts, targets, layer, activations,
+                       gradients.mean(axis=(1, 2)))

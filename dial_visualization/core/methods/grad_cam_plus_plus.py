@@ -12,19 +12,20 @@ import numpy as np
 
 from ..batch_explain import batched
 from ..registry import NodeType, method
-from ._cam import LAYER_PARAMETER, cam_result, layer_gradients_batch, target_layer
+from ._cam import LAYER_PARAMETER, cam_results, layer_gradients, target_layer
 
 
 def plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """w_k for (h, w, K) activations and gradients: (K,)."""
+    """w_k for (h, w, K) activations and gradients: (K,); for a batch (N, h, w, K) of them,
+    (N, K)."""
     gradients = gradients.astype(np.float64)
     grads_power_2 = gradients ** 2
     grads_power_3 = grads_power_2 * gradients
-    sum_activations = activations.astype(np.float64).sum(axis=(0, 1))
+    sum_activations = activations.astype(np.float64).sum(axis=(-3, -2), keepdims=True)
     denominator = 2 * grads_power_2 + sum_activations * grads_power_3
     safe = np.where(denominator != 0, denominator, 1.0)
     alpha = np.where(denominator != 0, grads_power_2 / safe, 0.0)
-    return (alpha * np.maximum(gradients, 0)).sum(axis=(0, 1))
+    return (alpha * np.maximum(gradients, 0)).sum(axis=(-3, -2))
 
 
 @method(
@@ -45,7 +46,7 @@ def grad_cam_plus_plus(context, target, params, progress, should_stop):
 def grad_cam_plus_plus_batch(contexts, target, params, progress, should_stop):
     """Grad-CAM++ of every context's image in one gradient call."""
     layer = target_layer(contexts[0].model, params["layer"])
-    targets, activations, gradients = layer_gradients_batch(contexts, target, layer, progress,
+    targets, activations, gradients = layer_gradients(contexts, target, layer, progress,
                                                             should_stop)
-    return [cam_result("Grad-CAM++", each, resolved, layer, maps, plus_plus_weights(maps, grads))
-            for each, resolved, maps, grads in zip(contexts, targets, activations, gradients)]
+    return cam_results("Grad-CAM++", contexts, targets, layer, activations,
+                       plus_plus_weights(activations, gradients))

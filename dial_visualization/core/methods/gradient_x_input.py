@@ -11,10 +11,7 @@ The map is the sum over the colour channels, the per-pixel first-order term; the
 per-channel products stay on the result (``Result.channels``).
 """
 
-import numpy as np
-import tensorflow as tf
-
-from ..attribution import heatmap_result, resolve_objective
+from ..attribution import gradient_pass, heatmap_result
 from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
 
@@ -32,9 +29,8 @@ REDUCTION = "sum"
                       "(Shrikumar et al. 2016, section 2; Ancona et al. 2018, section 2.2)",
 )
 def gradient_x_input(context, target, params, progress, should_stop):
-    x, layer, index, target = resolve_objective(context, target)
-    gradient = input_gradient_function(context.model, layer=layer,
-                                       output_index=context.output_index, device=context.device)
-    _, grads = gradient(tf.constant(x), tf.constant([index]))
+    (target,), (_, grads) = gradient_pass([context], target, lambda layer: (
+        input_gradient_function(context.model, layer=layer, output_index=context.output_index,
+                                device=context.device)))
     progress(1.0)
-    return heatmap_result(context, target, np.asarray(grads)[0] * x[0], reduction=REDUCTION)
+    return heatmap_result(context, target, grads[0] * context.image.array, reduction=REDUCTION)

@@ -27,14 +27,13 @@ that gradient. Springenberg et al. show the guided image itself, in colour: it s
 available per channel in ``Result.channels``.
 """
 
-import numpy as np
 import tensorflow as tf
 
-from ..batch_explain import batched, resolve_objectives
+from ..batch_explain import batched
 from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
 from ..walker import relu_units
-from ..attribution import heatmap_result
+from ..attribution import gradient_pass, heatmap_result
 from .activations import constant_output_warning
 from .saliency import REDUCTION
 
@@ -61,7 +60,8 @@ def guided_relu(x, output, region):
 
 
 def guided_gradient_function(model, *, layer=None, output_index=0, device="auto"):
-    """``f(x, index) -> (scores, guided d score / d x)``; the model itself is left untouched."""
+    """``f(x, index) -> (scores, guided d score / d x, outputs)``; the model itself is left
+    untouched."""
     return input_gradient_function(model, layer=layer, output_index=output_index,
                                    relu=guided_relu, relu_name="guided", device=device)
 
@@ -85,15 +85,13 @@ def guided_backprop(context, target, params, progress, should_stop):
 @batched(guided_backprop)
 def guided_backprop_batch(contexts, target, params, progress, should_stop):
     """Guided backprop of every context's image in one gradient call."""
-    context = contexts[0]
-    x, layer, indices, targets = resolve_objectives(contexts, target)
-    gradient = guided_gradient_function(context.model, layer=layer,
-                                        output_index=context.output_index, device=context.device)
-    _, grads = gradient(tf.constant(x), tf.constant(indices))
+    model, output_index, device = contexts[0].model, contexts[0].output_index, contexts[0].device
+    targets, (_, grads) = gradient_pass(contexts, target, lambda layer: guided_gradient_function(
+        model, layer=layer, output_index=output_index, device=device))
     progress(1.0)
-    units = relu_units(context.model)
+    units = relu_units(model)
     results = []
-    for each, resolved, grad in zip(contexts, targets, np.asarray(grads)):
+    for each, resolved, grad in zip(contexts, targets, grads):
         result = heatmap_result(each, resolved, grad,
                                 detail="" if units else "no ReLU: the plain gradient",
                                 reduction=REDUCTION, warnings=[] if units else [NO_RELU_WARNING],

@@ -34,7 +34,8 @@ from ..errors import MethodNotApplicableError
 from ..preprocessing import PRESETS
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result
+from ..batch_explain import batched, resolve_objectives
 
 BASELINES = ("black", "white", "blur", "noise")
 #: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
@@ -80,19 +81,22 @@ def trapezoid_weights(steps: int) -> np.ndarray:
     return weights
 
 
-def path_gradients(gradient, x, baseline, index: int, alphas: np.ndarray,
-                   weights: np.ndarray, batch_size, progress=None, should_stop=None):
+def path_gradients(gradient, x, baseline, index, alphas: np.ndarray, weights: np.ndarray,
+                   batch_size, progress=None, should_stop=None):
     """sum_k weights[k] * grad F(baseline + alphas[k] (input - baseline)) for each input of
-    ``x`` (N, H, W, C), and F at every point (N, K). The points are built and evaluated
-    ``batch_size`` at a time; each batch spans few inputs."""
+    ``x`` (N, H, W, C), and F at every point (N, K). ``baseline`` is one (H, W, C) or one per
+    input, ``index`` one class or one per input. The points of every input form one stream,
+    built and evaluated ``batch_size`` at a time; each batch spans few inputs."""
     points = len(alphas)
+    baselines = np.broadcast_to(baseline, x.shape)
+    indices = np.broadcast_to(np.asarray(index, np.int32), (len(x),))
     summed = np.zeros(x.shape, np.float64)
     scores = np.zeros((len(x), points))
     for batch in batches(len(x) * points, batch_size, progress, should_stop):
         sample, point = np.divmod(np.arange(batch.start, batch.stop), points)
         alpha = alphas[point].astype(np.float32)[:, np.newaxis, np.newaxis, np.newaxis]
-        path = (1 - alpha) * baseline + alpha * x[sample]
-        batch_scores, grads = gradient(tf.constant(path), tf.constant([index]))
+        path = (1 - alpha) * baselines[sample] + alpha * x[sample]
+        batch_scores, grads, _ = gradient(tf.constant(path), tf.constant(indices[sample]))
         weighted = weights[point][:, np.newaxis, np.newaxis, np.newaxis] * np.asarray(grads)
         for each in np.unique(sample):  # np.add.at is 80x slower
             summed[each] += weighted[sample == each].sum(axis=0)
@@ -100,14 +104,16 @@ def path_gradients(gradient, x, baseline, index: int, alphas: np.ndarray,
     return summed, scores
 
 
-def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_STEPS,
+def integrated_gradients(model, x, baseline, index, steps: int = DEFAULT_STEPS,
                          batch_size: int = 0, *, output_index: int = 0, device: str = "auto",
                          progress=None, should_stop=None):
-    """Integrated gradients of each input in ``x`` (N, H, W, C) for class ``index``.
+    """Integrated gradients of each input in ``x`` (N, H, W, C) for class ``index`` (one, or
+    one per input).
 
-    ``baseline`` is (H, W, C), in the same (preprocessed) space as ``x``. The ``steps + 1``
-    points of each path are evaluated ``batch_size`` at a time (0: automatic). Returns
-    (attributions (N, H, W, C), F(x) (N,), F(baseline)) with F the logit.
+    ``baseline`` is (H, W, C) or one per input, in the same (preprocessed) space as ``x``.
+    The ``steps + 1`` points of each path are evaluated ``batch_size`` at a time (0:
+    automatic). Returns (attributions (N, H, W, C), F(x) (N,), F(baseline) (N,)) with F the
+    logit.
     """
     x = np.asarray(x, dtype=np.float32)
     baseline = np.asarray(baseline, dtype=np.float32)
@@ -117,41 +123,55 @@ def integrated_gradients(model, x, baseline, index: int, steps: int = DEFAULT_ST
                                     batch_size or auto_batch_size(model, size=x.shape[1:3]),
                                     progress, should_stop)
     attributions = _attributions(x, baseline, summed, steps).astype(np.float32)
-    return attributions, scores[:, -1], scores[0, 0]
+    return attributions, scores[:, -1], scores[:, 0]
 
 
-def refined_integrated_gradients(model, x, baseline, index: int, steps: int, max_steps: int,
+def refined_integrated_gradients(model, x, baselines, indices, steps: int, max_steps: int,
                                  tolerance: float, batch_size: int = 0, *,
                                  output_index: int = 0, device: str = "auto", progress=None,
                                  should_stop=None):
-    """Integrated gradients of one input ``x`` (H, W, C), the steps doubled from ``steps``
-    while |completeness delta| > ``tolerance`` * |F(x) - F(baseline)| and the doubled
-    count is at most ``max_steps``.
+    """Integrated gradients of each input of ``x`` (N, H, W, C) from its baseline (N, H, W,
+    C) for its class (``indices``, N), the steps doubled from ``steps`` while |completeness
+    delta| > ``tolerance`` * |F(x) - F(baseline)| and the doubled count is at most
+    ``max_steps``.
 
     The trapezoid rule on 2n intervals keeps the n + 1 points of n: a doubling evaluates
-    only the n midpoints. Returns (attribution (H, W, C), F(x), F(baseline), steps used).
+    only the n midpoints, of the inputs not yet within the tolerance (each input's steps
+    are those it would take alone). Returns (attributions (N, H, W, C), F(x) (N,),
+    F(baseline) (N,), steps used (N,)).
     """
-    x = np.asarray(x, dtype=np.float32)[np.newaxis]
-    baseline = np.asarray(baseline, dtype=np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    baselines = np.asarray(baselines, dtype=np.float32)
+    indices = np.asarray(indices, np.int32)
     gradient = input_gradient_function(model, output_index=output_index, device=device)
     batch_size = batch_size or auto_batch_size(model, size=x.shape[1:3])
-    budget = max(steps, _doubled_up_to(steps, max_steps)) + 1  # points, for progress
-    done = steps + 1
-    summed, scores = path_gradients(gradient, x, baseline, index, np.arange(done) / steps,
+    budget = len(x) * (max(steps, _doubled_up_to(steps, max_steps)) + 1)  # points, for progress
+    done = len(x) * (steps + 1)
+    summed, scores = path_gradients(gradient, x, baselines, indices, np.arange(steps + 1) / steps,
                                     trapezoid_weights(steps), batch_size,
                                     _within(progress, 0, done, budget), should_stop)
-    score, baseline_score = scores[0, -1], scores[0, 0]
+    score, baseline_score = scores[:, -1], scores[:, 0]
     change = score - baseline_score
-    attribution = _attributions(x, baseline, summed, steps)[0]
-    while 2 * steps <= max_steps and abs(attribution.sum() - change) > tolerance * abs(change):
+    attributions = _attributions(x, baselines, summed, steps)
+    used = np.full(len(x), steps)
+    while 2 * steps <= max_steps:
+        errors = np.abs(attributions.sum(axis=(1, 2, 3)) - change)
+        pending = np.flatnonzero(errors > tolerance * np.abs(change))
+        if not len(pending):
+            break
         midpoints = (2 * np.arange(steps) + 1) / (2 * steps)
-        more, _ = path_gradients(gradient, x, baseline, index, midpoints, np.ones(steps),
-                                 batch_size, _within(progress, done, steps, budget), should_stop)
-        summed, steps, done = summed + more, 2 * steps, done + steps
-        attribution = _attributions(x, baseline, summed, steps)[0]
+        more, _ = path_gradients(gradient, x[pending], baselines[pending], indices[pending],
+                                 midpoints, np.ones(steps), batch_size,
+                                 _within(progress, done, len(pending) * steps, budget),
+                                 should_stop)
+        summed[pending] += more
+        steps, done = 2 * steps, done + len(pending) * steps
+        used[pending] = steps
+        attributions[pending] = _attributions(x[pending], baselines[pending], summed[pending],
+                                              steps)
     if progress is not None and done < budget:  # converged before max_steps
         progress(1.0)
-    return attribution.astype(np.float32), score, baseline_score, steps
+    return attributions.astype(np.float32), score, baseline_score, used
 
 
 def _attributions(x, baseline, summed, steps: int) -> np.ndarray:
@@ -199,12 +219,27 @@ def _within(progress, done: int, size: int, total: int):
                       "section 3)",
 )
 def integrated_gradients_method(context, target, params, progress, should_stop):
-    x, _, index, target = resolve_objective(context, target)
-    baseline = baseline_input(context.image, params["baseline"])
-    attribution, score, baseline_score, steps = refined_integrated_gradients(
-        context.model, x[0], baseline, index, params["steps"], params["max_steps"],
+    return integrated_gradients_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(integrated_gradients_method)
+def integrated_gradients_batch(contexts, target, params, progress, should_stop):
+    """Integrated gradients of every context's image: the path points of all the images
+    in one stream of gradient calls, each image from its own baseline for its own class."""
+    context = contexts[0]
+    x, _, indices, targets = resolve_objectives(contexts, target)
+    baselines = np.stack([baseline_input(each.image, params["baseline"]) for each in contexts])
+    attributions, scores, baseline_scores, steps_used = refined_integrated_gradients(
+        context.model, x, baselines, indices, params["steps"], params["max_steps"],
         params["tolerance"], params["batch_size"], output_index=context.output_index,
         device=context.device, progress=progress, should_stop=should_stop)
+    return [_result(*each, params) for each in zip(
+        contexts, targets, attributions, scores, baseline_scores, steps_used)]
+
+
+def _result(context, target, attribution, score, baseline_score, steps, params):
+    """One image's map, with its completeness error in the title and ``info``."""
+    steps = int(steps)
     change = score - baseline_score
     delta = float(attribution.sum(dtype=np.float64) - change)
     error = abs(delta) / abs(change) if change else (0.0 if delta == 0 else np.inf)

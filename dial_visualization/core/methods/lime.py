@@ -2,10 +2,11 @@
 the Predictions of Any Classifier, KDD, arXiv:1602.04938, sections 3 and 3.3).
 
 The image is cut into superpixels (scikit-image's SLIC, or quickshift with the authors'
-``lime`` package's settings, its kernel scaled from 4 pixels at 224 to the image's size); ``samples`` random on/off vectors z (each superpixel on with
-probability 1/2; the first sample is the image itself) give perturbed images whose "off"
-superpixels are hidden (filled with their own mean colour, as ``lime`` does without a
-``hide_color``, or black, or a blurred copy). A linear model g(z) = w . z + b is fitted to
+``lime`` package's settings, its kernel scaled from 4 pixels at 224 to the image's size);
+``samples`` random on/off vectors z (each superpixel on with probability 1/2; the first
+sample is the image itself) give perturbed images whose "off" superpixels are hidden
+(filled with their own mean colour, as ``lime`` does without a ``hide_color``, or black,
+or a blurred copy). A linear model g(z) = w . z + b is fitted to
 the class probabilities, each sample weighted by the exponential kernel
 pi(z) = exp(-d(z)^2 / width^2) of its cosine distance d to the image (all on; width 0.25 as
 in ``lime``'s image explainer), by ridge regression (scikit-learn's ``Ridge``, ``alpha``
@@ -128,7 +129,7 @@ def lime(context, target, params, progress, should_stop):
     labels = superpixels(context.image.resized, params["segmentation"], params["segments"],
                          params["compactness"], params["seed"])
     count = int(labels.max()) + 1
-    hidden = hidden_image(image, labels, params["fill"], context.image)
+    hidden = np.asarray(hidden_image(image, labels, params["fill"], context.image), np.float32)
     z = samples_on(params["samples"], count, params["seed"])
     score = score_function(context.model, output_index=context.output_index, logits=False,
                            device=context.device)
@@ -137,8 +138,8 @@ def lime(context, target, params, progress, should_stop):
     index_tensor = tf.constant([index])
     scores = np.zeros(len(z))
     for part in batches(len(z), batch_size, progress, should_stop):
-        shown = z[part][:, labels][..., np.newaxis] > 0  # (B, H, W, 1)
-        perturbed = np.where(shown, image, hidden).astype(np.float32)
+        shown = (z[part] > 0)[:, labels][..., np.newaxis]  # (B, H, W, 1)
+        perturbed = np.where(shown, image, hidden)
         scores[part] = np.asarray(score(tf.constant(perturbed), index_tensor), np.float64)
     weights = kernel_weights(z)
     fit = Ridge(alpha=params["alpha"], fit_intercept=True)

@@ -6,7 +6,8 @@ it). Each pixel's value is the mean, over the windows covering it, of
 score(image) - score(image with that window filled). Filling happens in the model's input
 space (the preprocessed image): ``zero`` puts 0 there, ``mean`` the image's per-channel
 mean, ``blur`` the same pixels of a Gaussian-blurred copy (sigma = patch / 2, edges
-repeated). Occluded images are built one batch at a time.
+repeated). Occluded images are built one batch at a time; over many images, the occluded
+copies of every image form one stream of model calls.
 
 A patch hides all colour channels of its pixels at once, so the map has one value per
 pixel by construction: there are no channels to reduce.
@@ -19,7 +20,8 @@ import tensorflow as tf
 
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, score_function
-from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result
+from ..batch_explain import batched, resolve_objectives
 
 
 def window_starts(size: int, patch: int, stride: int) -> list[int]:
@@ -75,30 +77,42 @@ def fill_image(image: np.ndarray, fill: str, patch: int) -> np.ndarray:
                       "its colour channels at once (Zeiler & Fergus 2014, section 4.2)",
 )
 def occlusion(context, target, params, progress, should_stop):
-    x, _, index, target = resolve_objective(context, target)
-    image = x[0]
-    height, width = image.shape[:2]
+    return occlusion_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(occlusion)
+def occlusion_batch(contexts, target, params, progress, should_stop):
+    """Occlusion of every context's image: the occluded copies of all the images in one
+    stream of model calls, each image's score for its own class."""
+    x, _, indices, targets = resolve_objectives(contexts, target)
+    height, width = x.shape[1:3]
     patch_height, patch_width = min(params["patch"], height), min(params["patch"], width)
     windows = [(slice(top, top + patch_height), slice(left, left + patch_width))
                for top in window_starts(height, patch_height, params["stride"])
                for left in window_starts(width, patch_width, params["stride"])]
-    fill = fill_image(image, params["fill"], params["patch"])
+    fills = [fill_image(image, params["fill"], params["patch"]) for image in x]
+    context = contexts[0]
     score = score_function(context.model, output_index=context.output_index,
                            logits=params["score"] == "logit", device=context.device)
-    class_tensor = tf.constant([index])
-    original = float(score(tf.constant(x), class_tensor)[0])
+    originals = np.asarray(score(tf.constant(x), tf.constant(indices)), np.float64)
     batch_size = params["batch_size"] or auto_batch_size(context.model, with_gradient=False,
                                                            size=x.shape[1:3])
-    drop_sum = np.zeros((height, width), np.float64)
+    drop_sums = np.zeros((len(x), height, width), np.float64)
+    for part in batches(len(x) * len(windows), batch_size, progress, should_stop):
+        images, numbers = np.divmod(np.arange(part.start, part.stop), len(windows))
+        occluded = x[images]
+        for sample, image, number in zip(occluded, images, numbers):
+            sample[windows[number]] = fills[image][windows[number]]
+        scores = score(tf.constant(occluded), tf.constant(indices[images]))
+        drops = originals[images] - np.asarray(scores, np.float64)
+        for drop, image, number in zip(drops, images, numbers):
+            drop_sums[image][windows[number]] += drop
     covering = np.zeros((height, width), np.int64)
-    for part in batches(len(windows), batch_size, progress, should_stop):
-        occluded = np.repeat(x, part.stop - part.start, axis=0)
-        for sample, window in zip(occluded, windows[part]):
-            sample[window] = fill[window]
-        drops = original - np.asarray(score(tf.constant(occluded), class_tensor), np.float64)
-        for drop, window in zip(drops, windows[part]):
-            drop_sum[window] += drop
-            covering[window] += 1
-    heatmap = np.divide(drop_sum, covering, out=np.zeros_like(drop_sum), where=covering > 0)
+    for window in windows:
+        covering[window] += 1
     detail = f"patch {params['patch']}, stride {params['stride']}, {params['fill']}"
-    return heatmap_result(context, target, heatmap, detail=detail, windows=len(windows))
+    return [heatmap_result(each, resolved, np.divide(drop_sum, covering,
+                                                     out=np.zeros_like(drop_sum),
+                                                     where=covering > 0),
+                           detail=detail, windows=len(windows))
+            for each, resolved, drop_sum in zip(contexts, targets, drop_sums)]

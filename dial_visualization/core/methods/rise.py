@@ -8,22 +8,38 @@ equation 6). Each mask is a ``grid`` x ``grid`` grid of cells kept with probabil
 ``keep``, upsampled bilinearly to (grid + 1) C pixels (C = ceil(size / grid)) and cropped
 at a random shift in [0, C) (section 3.2), so that masks are smooth and not aligned to the
 grid (a grid of at least one cell per pixel has nothing to smooth: its cells are the
-masks, each pixel kept with probability p on its own). Masking blends the input towards black in the model's input space (pixel value 0,
-preprocessed like the image): x' = black + M (x - black), as the paper's I . M. Mask i
-depends only on (seed, i), so the batch size does not change the result.
+masks, each pixel kept with probability p on its own). Masking blends the input towards
+black in the model's input space (pixel value 0, preprocessed like the image):
+x' = black + M (x - black), as the paper's I . M. Mask i depends only on (seed, i), so the
+batch size does not change the result. Over many images, the masked copies of all the
+images form one stream of model calls, mask by mask (each mask made once, for every image),
+each image's score for its own class.
 
 A 2-D map by construction: a mask covers all colour channels of a pixel.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import tensorflow as tf
 
-from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result
+from ..batch_explain import batched, resolve_objectives
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, score_function
 from .integrated_gradients import baseline_input
+
+
+@lru_cache(maxsize=8)
+def upsampling(cells: int, cell: int) -> np.ndarray:
+    """((cells + 1) cell, cells) float32: bilinear upsampling of ``cells`` values to
+    (cells + 1) cell, as ``tf.image.resize`` does it, one column per cell. Bilinear
+    interpolation is separable: a grid G upsamples to U G V^T (U, V of each side)."""
+    basis = np.eye(cells, dtype=np.float32)[:, :, np.newaxis, np.newaxis]  # cells images
+    resized = tf.image.resize(basis, ((cells + 1) * cell, 1), "bilinear")
+    return np.asarray(resized)[:, :, 0, 0].T.copy()
 
 
 def rise_masks(numbers, size: tuple[int, int], grid: int, keep: float,
@@ -38,11 +54,11 @@ def rise_masks(numbers, size: tuple[int, int], grid: int, keep: float,
         shifts.append((rng.integers(cell_h), rng.integers(cell_w)))
     if cell_h == cell_w == 1:  # a cell per pixel: nothing to smooth, the cells are the mask
         return np.stack(grids)[:, :height, :width]
-    upsampled = tf.image.resize(np.stack(grids)[..., np.newaxis],
-                                ((grid + 1) * cell_h, (grid + 1) * cell_w), "bilinear")
-    upsampled = np.asarray(upsampled)[..., 0]
-    return np.stack([mask[top:top + height, left:left + width]
-                     for mask, (top, left) in zip(upsampled, shifts)])
+    rows, columns = upsampling(grid, cell_h), upsampling(grid, cell_w)
+    # Each mask is its crop of the upsampled grid: the crop's rows of U, G, its columns of V.
+    above = np.stack([rows[top:top + height] for top, _ in shifts])
+    beside = np.stack([columns[left:left + width] for _, left in shifts])
+    return above @ np.stack(grids) @ beside.transpose(0, 2, 1)
 
 
 @method(
@@ -64,23 +80,33 @@ def rise_masks(numbers, size: tuple[int, int], grid: int, keep: float,
                       "of a pixel (Petsiuk et al. 2018, section 3)",
 )
 def rise(context, target, params, progress, should_stop):
-    x, _, index, target = resolve_objective(context, target)
-    image = x[0]
-    black = baseline_input(context.image, "black")
+    return rise_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(rise)
+def rise_batch(contexts, target, params, progress, should_stop):
+    """RISE of every context's image: the masked copies of all the images in one stream of
+    model calls, mask after mask, each image's score for its own class."""
+    x, _, indices, targets = resolve_objectives(contexts, target)
+    blacks = np.stack([baseline_input(each.image, "black") for each in contexts])
+    shown = x - blacks  # a mask's share of each pixel moves it from black to the image
+    context = contexts[0]
     score = score_function(context.model, output_index=context.output_index,
                            logits=params["score"] == "logit", device=context.device)
     batch_size = params["batch_size"] or auto_batch_size(context.model, with_gradient=False,
                                                          size=x.shape[1:3])
-    index_tensor = tf.constant([index])
-    total = np.zeros(image.shape[:2], np.float64)
+    totals = np.zeros(x.shape[:3], np.float64)
     count = params["masks"]
-    for part in batches(count, batch_size, progress, should_stop):
-        masks = rise_masks(range(part.start, part.stop), image.shape[:2], params["grid"],
-                           params["keep"], params["seed"])
-        masked = black + masks[..., np.newaxis] * (image - black)
-        scores = np.asarray(score(tf.constant(masked.astype(np.float32)), index_tensor),
+    for part in batches(len(x) * count, batch_size, progress, should_stop):
+        numbers, images = np.divmod(np.arange(part.start, part.stop), len(x))
+        masks = rise_masks(range(numbers[0], numbers[-1] + 1), x.shape[1:3], params["grid"],
+                           params["keep"], params["seed"])[numbers - numbers[0]]
+        masked = blacks[images] + masks[..., np.newaxis] * shown[images]
+        scores = np.asarray(score(tf.constant(masked), tf.constant(indices[images])),
                             np.float64)
-        total += np.tensordot(scores, masks, axes=1)
-    saliency = total / (count * params["keep"])
-    return heatmap_result(context, target, saliency,
-                          detail=f"{count} masks, grid {params['grid']}, keep {params['keep']:g}")
+        for image in np.unique(images):
+            mine = images == image
+            totals[image] += np.tensordot(scores[mine], masks[mine], axes=1)
+    detail = f"{count} masks, grid {params['grid']}, keep {params['keep']:g}"
+    return [heatmap_result(each, resolved, total / (count * params["keep"]), detail=detail)
+            for each, resolved, total in zip(contexts, targets, totals)]

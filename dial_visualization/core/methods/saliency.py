@@ -7,13 +7,10 @@ the most sensitive colour channel of each pixel moves the score, whatever the si
 signed gradient per channel stays on the result (``Result.channels``).
 """
 
-import numpy as np
-import tensorflow as tf
-
-from ..batch_explain import batched, resolve_objectives
+from ..batch_explain import batched
 from ..registry import NodeType, method
 from ..tf_ops import input_gradient_function
-from ..attribution import heatmap_result
+from ..attribution import gradient_pass, heatmap_result
 
 #: The map's reduction over colour channels (a key of ``CHANNEL_REDUCTIONS``).
 REDUCTION = "max-abs"
@@ -35,11 +32,9 @@ def saliency(context, target, params, progress, should_stop):
 @batched(saliency)
 def saliency_batch(contexts, target, params, progress, should_stop):
     """Saliency of every context's image in one gradient call."""
-    context = contexts[0]
-    x, layer, indices, targets = resolve_objectives(contexts, target)
-    gradient = input_gradient_function(context.model, layer=layer, output_index=context.output_index,
-                                       device=context.device)
-    _, grads = gradient(tf.constant(x), tf.constant(indices))
+    model, output_index, device = contexts[0].model, contexts[0].output_index, contexts[0].device
+    targets, (_, grads) = gradient_pass(contexts, target, lambda layer: input_gradient_function(
+        model, layer=layer, output_index=output_index, device=device))
     progress(1.0)
     return [heatmap_result(each, resolved, grad, reduction=REDUCTION)
-            for each, resolved, grad in zip(contexts, targets, np.asarray(grads))]
+            for each, resolved, grad in zip(contexts, targets, grads)]

@@ -11,14 +11,19 @@ ReLU(sum_k w_k A_k) at the layer's resolution, upsampled to the input: 2-D by
 construction, with no colour channels to reduce.
 
 ``top_n`` keeps only the N channels with the highest mean activation (the others weigh 0).
+Over many images, one pass gives the layer's maps of every image, and the masked inputs of
+all the images form one stream of model calls, each image's score for its own class.
 """
+
+from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, layer_output_function, score_function, traced
-from ..attribution import batch_size_parameter, resolve_objective
+from ..attribution import batch_size_parameter
+from ..batch_explain import batched, resolve_objectives
 from ._cam import LAYER_PARAMETER, cam_result, target_layer
 
 
@@ -31,20 +36,23 @@ def evaluated_channels(activations: np.ndarray, top_n: int) -> np.ndarray:
 
 
 def masked_score_function(model, size: tuple[int, int], output_index: int, device: str):
-    """``f(x (1, H, W, C), maps (h, w, B), index) -> (B,)``: the class probability (the
-    model's output) of ``x`` times each map, upsampled to ``size`` and min-max normalised."""
+    """``f(x (N, H, W, C), image (B,), maps (B, h, w), index (B,)) -> (B,)``: the class
+    probability (the model's output) of each ``x[image]`` times its map, upsampled to
+    ``size`` and min-max normalised, for class ``index``."""
 
     score = score_function(model, output_index=output_index, logits=False, device=device)
 
     def build():
-        def f(x, maps, index):
-            upsampled = tf.image.resize(tf.transpose(maps, (2, 0, 1))[..., tf.newaxis], size)
+        def f(x, image, maps, index):
+            upsampled = tf.image.resize(maps[..., tf.newaxis], size)
             low = tf.reduce_min(upsampled, axis=(1, 2, 3), keepdims=True)
             span = tf.reduce_max(upsampled, axis=(1, 2, 3), keepdims=True) - low
-            return score(x * tf.math.divide_no_nan(upsampled - low, span), index)
+            masks = tf.math.divide_no_nan(upsampled - low, span)
+            return score(tf.gather(x, image) * masks, index)
         return f
 
-    return traced(model, ("score-cam-masked", size, output_index, device), build)
+    return traced(model, ("score-cam-masked", size, output_index, device), build,
+                  batch_free=True)
 
 
 @method(
@@ -63,21 +71,36 @@ def masked_score_function(model, size: tuple[int, int], output_index: int, devic
                       "the layer's feature maps (Wang et al. 2020, section 3)",
 )
 def score_cam(context, target, params, progress, should_stop):
+    return score_cam_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(score_cam)
+def score_cam_batch(contexts, target, params, progress, should_stop):
+    """Score-CAM of every context's image: the layer's maps of all the images in one pass,
+    then their masked inputs in one stream of model calls, each image's score for its own
+    class."""
+    context = contexts[0]
     model = context.model
     layer = target_layer(model, params["layer"])
-    x, _, index, target = resolve_objective(context, target)
+    x, _, indices, targets = resolve_objectives(contexts, target)
     outputs = layer_output_function(model, (layer,), output_index=context.output_index,
                                     device=context.device)
-    activations = np.asarray(outputs(tf.constant(x))[1][layer])[0]
-    channels = evaluated_channels(activations, params["top_n"])
+    activations = np.asarray(outputs(tf.constant(x))[1][layer])
+    channels = [evaluated_channels(each, params["top_n"]) for each in activations]
+    images = np.concatenate([np.full(len(each), i) for i, each in enumerate(channels)])
+    streamed = np.concatenate(channels)
     score = masked_score_function(model, x.shape[1:3], context.output_index, context.device)
     batch_size = params["batch_size"] or auto_batch_size(model, with_gradient=False,
                                                            size=x.shape[1:3])
-    weights = np.zeros(activations.shape[-1], np.float32)
-    x, index = tf.constant(x), tf.constant([index])
-    for part in batches(len(channels), batch_size, progress, should_stop):
-        weights[channels[part]] = score(x, tf.constant(activations[..., channels[part]]), index)
-    if not len(channels):
+    weights = np.zeros((len(x), activations.shape[-1]), np.float32)
+    x = tf.constant(x)
+    for part in batches(len(streamed), batch_size, progress, should_stop):
+        image, channel = images[part], streamed[part]
+        weights[image, channel] = score(
+            x, tf.constant(image, tf.int32), tf.constant(activations[image, :, :, channel]),
+            tf.constant(indices[image]))
+    if not len(streamed):
         progress(1.0)
-    return cam_result("Score-CAM", context, target, layer, activations, weights,
-                      channels=len(channels))
+    return [cam_result("Score-CAM", each, resolved, layer, maps, weight, channels=len(kept))
+            for each, resolved, maps, weight, kept in zip(contexts, targets, activations,
+                                                          weights, channels)]

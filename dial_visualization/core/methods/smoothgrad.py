@@ -19,7 +19,8 @@ import tensorflow as tf
 from ..errors import MethodNotApplicableError
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ..attribution import batch_size_parameter, heatmap_result, resolve_objective
+from ..attribution import batch_size_parameter, heatmap_result
+from ..batch_explain import batched, resolve_objectives
 from .guided_backprop import REDUCTION as GUIDED_BACKPROP_REDUCTION
 from .guided_backprop import guided_gradient_function
 from .integrated_gradients import REDUCTION as INTEGRATED_GRADIENTS_REDUCTION
@@ -48,15 +49,17 @@ def noisy_copies(x: np.ndarray, samples: range, std: float, seed: int) -> np.nda
         x.shape, dtype=np.float32) for i in samples])
 
 
-def _base_attribution(base, context, layer, index, batch_size, should_stop):
-    """``attribute(noisy copies, progress) -> their attributions (n, H, W, C)``."""
+def _base_attribution(base, contexts, layer, batch_size, should_stop):
+    """``attribute(noisy copies, their images' positions, indices, progress) -> their
+    attributions (n, H, W, C)``."""
+    context = contexts[0]
     model, output_index, device = context.model, context.output_index, context.device
     if base == "integrated-gradients":
-        baseline = baseline_input(context.image, "black")
+        baselines = np.stack([baseline_input(each.image, "black") for each in contexts])
 
-        def attribute(noisy, progress):
-            return integrated_gradients(model, noisy, baseline, index, DEFAULT_STEPS, batch_size,
-                                        output_index=output_index, device=device,
+        def attribute(noisy, images, indices, progress):
+            return integrated_gradients(model, noisy, baselines[images], indices, DEFAULT_STEPS,
+                                        batch_size, output_index=output_index, device=device,
                                         progress=progress, should_stop=should_stop)[0]
         return attribute
 
@@ -64,8 +67,8 @@ def _base_attribution(base, context, layer, index, batch_size, should_stop):
                          else input_gradient_function)
     gradient = gradient_function(model, layer=layer, output_index=output_index, device=device)
 
-    def attribute(noisy, progress):
-        grads = np.asarray(gradient(tf.constant(noisy), tf.constant([index]))[1])
+    def attribute(noisy, images, indices, progress):
+        grads = np.asarray(gradient(tf.constant(noisy), tf.constant(indices))[1])
         progress(1.0)
         return grads
     return attribute
@@ -98,21 +101,34 @@ def _within(progress, done: int, size: int, total: int):
                       "gradients",
 )
 def smoothgrad(context, target, params, progress, should_stop):
+    return smoothgrad_batch([context], target, params, progress, should_stop)[0]
+
+
+@batched(smoothgrad)
+def smoothgrad_batch(contexts, target, params, progress, should_stop):
+    """SmoothGrad of every context's image: the noisy copies of all the images in one
+    stream of gradient calls, each copy for its own image's class."""
     base, samples = params["base"], params["samples"]
     if base == "integrated-gradients" and target.node_type is not NodeType.PREDICTION:
         raise MethodNotApplicableError(
             "SmoothGrad over integrated gradients explains classes, not layer outputs")
-    x, layer, index, target = resolve_objective(context, target)
-    batch_size = params["batch_size"] or auto_batch_size(context.model, size=x.shape[1:3])
-    attribute = _base_attribution(base, context, layer, index, batch_size, should_stop)
-    std = noise_std(x, params["noise"])
-    total = np.zeros(x.shape[1:], np.float64)
+    x, layer, indices, targets = resolve_objectives(contexts, target)
+    batch_size = params["batch_size"] or auto_batch_size(contexts[0].model, size=x.shape[1:3])
+    attribute = _base_attribution(base, contexts, layer, batch_size, should_stop)
+    stds = [noise_std(each, params["noise"]) for each in x]
+    totals = np.zeros(x.shape, np.float64)
+    count = len(x) * samples
     per_chunk = INPUTS_PER_IG_CALL if base == "integrated-gradients" else batch_size
-    for chunk in batches(samples, per_chunk, should_stop=should_stop):
-        noisy = noisy_copies(x[0], range(chunk.start, chunk.stop), std, params["seed"])
+    for chunk in batches(count, per_chunk, should_stop=should_stop):
+        images, numbers = np.divmod(np.arange(chunk.start, chunk.stop), samples)
+        noisy = np.concatenate([noisy_copies(x[i], range(n, n + 1), stds[i], params["seed"])
+                                for i, n in zip(images, numbers)])
         size = chunk.stop - chunk.start
-        total += attribute(noisy, _within(progress, chunk.start, size, samples)).sum(axis=0)
-    return heatmap_result(
-        context, target, total / samples,
-        detail=f"{base}, {samples} samples, noise {params['noise']:g}",
-        reduction=BASE_REDUCTIONS[base], noise_std=std)
+        attributions = attribute(noisy, images, indices[images],
+                                 _within(progress, chunk.start, size, count))
+        for each in np.unique(images):
+            totals[each] += attributions[images == each].sum(axis=0)
+    return [heatmap_result(each, resolved, total / samples,
+                           detail=f"{base}, {samples} samples, noise {params['noise']:g}",
+                           reduction=BASE_REDUCTIONS[base], noise_std=std)
+            for each, resolved, total, std in zip(contexts, targets, totals, stds)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..attribution import batch_size_parameter
+from ..errors import ParameterError
 from ..registry import Parameter
 from .evaluation import Evaluation, metric
 from .perturbation import (SCORE_PARAMETER, Masks, baseline_image, baseline_parameter,
@@ -48,6 +49,14 @@ def removal_curve(context, explanation, params, *, insertion: bool, progress, sh
     return counts / total, scores
 
 
+def check_patch(context, params) -> None:
+    """Refuse a patch that leaves the image one square: the curve would be a single jump."""
+    height, width = context.require_image().array.shape[:2]
+    if params["patch"] >= max(height, width):
+        raise ParameterError(f"patch {params['patch']} covers the whole {height}x{width} "
+                             "image the model sees: take a patch smaller than its longer side")
+
+
 def parameters(baseline: str, baseline_help: str):
     return (STEPS, baseline_parameter(baseline, baseline_help), PATCH, SCORE_PARAMETER,
             batch_size_parameter("perturbed images per model call"))
@@ -70,7 +79,7 @@ def curve_evaluation(metric_id: str, fractions, scores, what: str, patch: int) -
               "Black-box Models, arXiv:1806.07421, section 4.1",
     parameters=parameters("black", "what removed pixels become: 0, a blurred copy, or the "
                                    "image's channel mean"),
-    higher_is_better=False, score_name="area under the deletion curve",
+    higher_is_better=False, score_name="area under the deletion curve", check=check_patch,
 )
 def deletion(context, explanation, params, progress, should_stop):
     fractions, scores = removal_curve(context, explanation, params, insertion=False,

@@ -29,7 +29,8 @@ class Metric:
 
     ``higher_is_better`` says which way its score points (None: neither, it is read as a
     whole); ``needs_method``: it re-runs the method (on a randomised model), so a map given
-    as is cannot be judged.
+    as is cannot be judged; ``check(context, params)`` raises :class:`ParameterError` for
+    values that are in range but that this model or image rules out (None: none are).
     """
 
     id: str
@@ -41,6 +42,7 @@ class Metric:
     higher_is_better: bool | None = True
     score_name: str = ""
     needs_method: bool = False
+    check: Callable | None = field(default=None, compare=False)
 
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overridden by ``params``, each checked; unknown names are refused."""
@@ -52,16 +54,25 @@ class Metric:
                                  f" (it takes: {', '.join(known) or 'none'})")
         return {name: p.coerce(params.get(name, p.default)) for name, p in known.items()}
 
+    def checked_params(self, context: Context,
+                       params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`resolve_params`, then the values checked against ``context``'s model and
+        image (before any work: a refusal is one line)."""
+        resolved = self.resolve_params(params)
+        if self.check is not None:
+            self.check(context, resolved)
+        return resolved
+
 
 def metric(*, id: str, name: str, description: str = "", reference: str = "",
            parameters=(), higher_is_better: bool | None = True, score_name: str = "",
-           needs_method: bool = False):
+           needs_method: bool = False, check: Callable | None = None):
     """Decorator turning a run function into a :class:`Metric`."""
 
     def wrap(run: Callable) -> Metric:
         return Metric(id=id, name=name, run=run, description=description, reference=reference,
                       parameters=tuple(parameters), higher_is_better=higher_is_better,
-                      score_name=score_name, needs_method=needs_method)
+                      score_name=score_name, needs_method=needs_method, check=check)
 
     return wrap
 
@@ -182,7 +193,7 @@ def evaluate(metric: Metric, context: Context, checked: RunRequest | None = None
     class of ``target``, or an ``explanation`` already made) for the image of ``context``."""
     progress = progress or (lambda fraction: None)
     should_stop = should_stop or (lambda: False)
-    resolved = metric.resolve_params(params)
+    resolved = metric.checked_params(context, params)
     if metric.needs_method and checked is None and (explanation is None
                                                     or explanation.request is None):
         raise MethodNotApplicableError(f"{metric.name} re-runs the method on a randomised "

@@ -11,7 +11,7 @@ recorded after each. The score is the area under that curve over the fraction re
 
 from __future__ import annotations
 
-from .deletion import curve_evaluation, parameters, removal_curve
+from .deletion import check_patch, curve_evaluation, parameters, removal_curve
 from .evaluation import metric
 
 
@@ -24,7 +24,7 @@ from .evaluation import metric
               "Black-box Models, arXiv:1806.07421, section 4.1",
     parameters=parameters("blur", "what the pixels not yet revealed are: a blurred copy, 0, "
                                   "or the image's channel mean"),
-    higher_is_better=True, score_name="area under the insertion curve",
+    higher_is_better=True, score_name="area under the insertion curve", check=check_patch,
 )
 def insertion(context, explanation, params, progress, should_stop):
     fractions, scores = removal_curve(context, explanation, params, insertion=True,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..attribution import batch_size_parameter
+from ..errors import ParameterError
 from ..registry import Parameter
 from .evaluation import Evaluation, metric
 from .perturbation import SCORE_PARAMETER, Masks, baseline_image, baseline_parameter, scores_of
@@ -33,10 +34,27 @@ def cell_grid(shape: tuple[int, int], grid: int) -> np.ndarray:
     return rows[:, np.newaxis] * min(grid, width) + columns[np.newaxis, :]
 
 
+def subset_size(cells: int, fraction: float) -> int:
+    """How many of ``cells`` cells a subset removes: round(fraction * cells), at least one."""
+    return min(cells, max(1, int(round(fraction * cells))))
+
+
 def removed_cells(cells: int, fraction: float, seed: int, sample: int) -> np.ndarray:
-    """The cells subset ``sample`` removes: round(fraction * cells) of them (at least one)."""
-    size = min(cells, max(1, int(round(fraction * cells))))
+    """The cells subset ``sample`` removes: :func:`subset_size` of them."""
+    size = subset_size(cells, fraction)
     return np.random.default_rng([seed, sample]).choice(cells, size, replace=False)
+
+
+def check_subsets(context, params) -> None:
+    """Refuse subsets that are all the same (every cell removed, or a single cell): their
+    correlation is undefined."""
+    cells = int(cell_grid(context.require_image().array.shape[:2], params["grid"]).max()) + 1
+    if cells < 2:
+        raise ParameterError("a grid of 1 x 1 cells removes the whole image in every subset: "
+                             "take a grid of 2 or more (0: single pixels)")
+    if subset_size(cells, params["fraction"]) == cells:
+        raise ParameterError(f"a fraction of {params['fraction']:g} removes all {cells} cells "
+                             "in every subset: take a smaller fraction")
 
 
 @metric(
@@ -59,6 +77,7 @@ def removed_cells(cells: int, fraction: float, seed: int, sample: int) -> np.nda
         batch_size_parameter("perturbed images per model call"),
     ),
     higher_is_better=True, score_name="Pearson correlation of map sums and score drops",
+    check=check_subsets,
 )
 def mu_fidelity(context, explanation, params, progress, should_stop):
     image = context.require_image()
@@ -80,5 +99,6 @@ def mu_fidelity(context, explanation, params, progress, should_stop):
     correlation = pearson(sums, drops)
     return Evaluation("mu-fidelity", "", correlation, np.column_stack([sums, drops]),
                       {"curve_kind": "scatter", "score_of_the_input": float(scores[0]),
-                       "cells": count},
+                       "cells": count,
+                       "cells_per_subset": subset_size(count, params["fraction"])},
                       columns=("map summed over the removed cells", "drop of the class score"))

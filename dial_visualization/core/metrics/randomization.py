@@ -6,15 +6,16 @@ is made again after each step, and each map is compared with the original one: S
 rank correlation of the maps and of their absolute values, and the SSIM of the maps
 min-max scaled to [0, 1]. A map that stays the same while the model is destroyed does not
 explain the model (an edge detector would pass it), so the score, the rank correlation of
-the absolute maps once every layer is random, should be low.
+the absolute maps once every layer chosen is random, should be low.
 
 The user's model is never modified: the layers are re-initialised on a clone
 (``keras.models.clone_model`` with the model's weights), each variable from its layer's
 own initializer (``kernel_initializer``, ``bias_initializer``, BatchNormalization's
 ``gamma``/``beta``/moving statistics, ...), seeded; a variable without one is drawn from a
 Glorot-uniform (matrices, kernels) or a normal distribution of its own spread (vectors).
-Step k randomises the top round(k L / steps) of the L layers that have weights (``steps``
-0: one layer a step), nested models' layers included, in the reverse order of the graph.
+Step k randomises the top round(k L / steps) of the L layers randomised (``steps`` 0: one
+layer a step): the top ``layers`` of those with weights (0: all of them), nested models'
+layers included, in the reverse order of the graph.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from ..errors import MethodNotApplicableError
+from ..errors import MethodNotApplicableError, ParameterError
 from ..layers import LayerTree
 from ..registry import Parameter
 from .evaluation import Evaluation, metric
@@ -85,6 +86,14 @@ def randomize(layer, seed: int) -> None:
         variable.assign(np.asarray(values).astype(variable.dtype))
 
 
+def check_layers(context, params) -> None:
+    """Refuse more layers than the model has with weights."""
+    count = len(layers_top_down(context.model))
+    if params["layers"] > count:
+        raise ParameterError(f"layers {params['layers']}: the model has {count} layers with "
+                             "weights (0 randomises them all)")
+
+
 @metric(
     id="model-randomization", name="Model randomisation",
     description="Re-initialise the layers' weights from the top down on a copy of the model, "
@@ -96,14 +105,16 @@ def randomize(layer, seed: int) -> None:
     parameters=(
         Parameter("steps", "int", 0, "randomisation steps (0: one per layer with weights)",
                   0, 10000),
+        Parameter("layers", "int", 0, "randomise the top N layers with weights, from the "
+                  "output down (0: all of them)", 0, 100000),
         Parameter("seed", "int", 0, "random seed of the new weights", 0, 2**31 - 1),
     ),
-    higher_is_better=False, needs_method=True,
-    score_name="rank correlation of the absolute maps, all layers random",
+    higher_is_better=False, needs_method=True, check=check_layers,
+    score_name="rank correlation of the absolute maps, the chosen layers random",
 )
 def model_randomization(context, explanation, params, progress, should_stop):
     copy = clone(context.model)
-    layers = layers_top_down(copy)
+    layers = layers_top_down(copy)[:params["layers"] or None]
     if not layers:
         raise MethodNotApplicableError("the model has no weights to randomise")
     steps = params["steps"] or len(layers)
