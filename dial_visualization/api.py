@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.batch_explain import is_many
+from .core.errors import ImageLoadError
 from .core.explain import execute, request
 from .core.images import MAX_SIDE, InputImage
 from .core.images import load_image as _load_image
@@ -190,6 +191,8 @@ def embed(model, images, *, layer: str | None = None, method: str = "pca",
     from .core.batch_explain import image_loader, image_sources
     from .core.dataset import dataset_rows
 
+    if isinstance(images, (str, Path)) and not Path(images).exists():
+        raise ImageLoadError(f"no such image file or folder: {images}")
     workspace = _workspace(model)
     layer = embedding.check_layer(workspace.model, layer, output_index)
     _complete(workspace, output_index, device, labels)

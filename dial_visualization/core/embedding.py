@@ -20,6 +20,7 @@ Seeds are fixed: the same features give the same points.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -102,13 +103,18 @@ def compute(context: Context, sources: Sequence, layer: str | None = None,
         position, error = next(iter(features.errors.items()))
         raise EmbeddingError(f"{METHODS[method]} needs at least {FEWEST_IMAGES[method]} "
                              f"images: {len(features.errors)} of {len(sources)} could not "
-                             f"be read ({sources[position]}: {error})")
+                             f"be read ({_name(sources[position], position)}: {error})")
     points = project(features.values, method, seed=seed)
     report(1.0)
     true = np.full(len(sources), -1) if true is None else np.asarray(true)
     return Embedding(points, [sources[p] for p in features.positions],
                      true[features.positions].astype(np.int64), features.predicted, layer,
                      method, [(sources[p], error) for p, error in features.errors.items()])
+
+
+def _name(source, position: int) -> str:
+    """A source in words: its path, or "image N" for an array."""
+    return str(source) if isinstance(source, (str, Path)) else f"image {position}"
 
 
 # --------------------------------------------------------------------------- the layer
@@ -200,8 +206,8 @@ def pooled_activations(context: Context, sources: Sequence, layer: str,
             for (position, _), vector, output in zip(group, pool(taps[layer]), outputs):
                 rows[position] = vector, int(np.argmax(class_probabilities(output)))
     positions = sorted(rows)
-    width = next(iter(rows.values()))[0].shape[0] if rows else 0
-    values = np.array([rows[p][0] for p in positions], np.float32).reshape(-1, width)
+    values = (np.stack([rows[p][0] for p in positions]).astype(np.float32) if rows
+              else np.zeros((0, 0), np.float32))
     return Features(layer, values, positions,
                     np.array([rows[p][1] for p in positions], np.int64), errors)
 

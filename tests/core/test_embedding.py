@@ -16,6 +16,7 @@ from dial_visualization.core.batch_explain import image_loader
 from dial_visualization.core.context import Context
 from dial_visualization.core.demo import write_shapes
 from dial_visualization.core.embedding import EmbeddingError
+from dial_visualization.core.errors import ImageLoadError
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,13 @@ def test_a_run_stops_between_batches_when_asked():
         embedding.compute(Context(model=model), sources, None, "pca", batch_size=2,
                           progress=stop.progress, should_stop=stop.should_stop)
     assert stop.reported == [pytest.approx(0.9 * 2 / 6)] and stop.samples_after_stop() == 0
+
+
+def test_dv_embed_names_a_missing_folder_and_unreadable_arrays_in_one_line(tmp_path):
+    model = dv.load_model(dv.demo_paths()["model"])
+    with pytest.raises(ImageLoadError, match=r"^no such image file or folder: .*nowhere$"):
+        dv.embed(model, tmp_path / "nowhere")
+    unreadable = np.full((3, 64, 64, 3), np.nan, np.float32)
+    with pytest.raises(EmbeddingError, match=r"^PCA needs at least 2 images: 3 of 3 could "
+                                             r"not be read \(image 0: [^\n]*\)$"):
+        dv.embed(model, unreadable)
