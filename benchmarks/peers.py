@@ -25,8 +25,9 @@ computation is timed:
   call on a list of images: its batched path, see ``core/batch_explain.py``; the peers
   take the batch);
 * each library in a worker process of its own, which keeps its models and explainers
-  between runs; the first call of each row is not timed (tracing, cloning the model), then
-  ``--repeats`` timed runs, interleaved (A B C A B C), and the median is shown;
+  between runs; the first ``--untimed`` calls of each row are not timed (tracing, cloning
+  the model; dial-visualization's batch size tuner trying its sizes), then ``--repeats``
+  timed runs, interleaved (A B C A B C), and the median is shown;
 * a lower bound per row, measured in dial-visualization's worker: forward+backward passes
   at batch 1 for the single-pass methods, the best batched throughput for the others (as
   ``benchmarks/run.py`` measures it).
@@ -399,6 +400,8 @@ def main(argv=None) -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--images", default="1,16", help="images per call, comma list")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--untimed", type=int, default=1,
+                        help="untimed calls per library before a row's timed runs")
     parser.add_argument("--libraries", default=",".join(LIBRARIES))
     parser.add_argument("--xplique-venv", default=str(XPLIQUE_VENV))
     parser.add_argument("--skip", default="", help="rows to leave out: model:method:images, "
@@ -470,7 +473,7 @@ def main(argv=None) -> None:
                     if skipped(model, method, count):
                         continue
                     rows.append(measure_row(libraries, model, method, count, index, bounds,
-                                            channels, args.repeats, directory))
+                                            channels, args.repeats, directory, args.untimed))
     finally:
         for process in libraries.values():
             process.close()
@@ -478,7 +481,7 @@ def main(argv=None) -> None:
 
 
 def measure_row(libraries, model, method, count, index, bounds, channels, repeats,
-                directory) -> dict:
+                directory, untimed: int = 1) -> dict:
     log(f"{model} {method} x{count}: first calls")
     row = {"model": model, "method": method, "images": count, "seconds": {}, "r": {},
            "bound": lower_bound(method, count, bounds, channels), "errors": {}}
@@ -486,6 +489,11 @@ def measure_row(libraries, model, method, count, index, bounds, channels, repeat
     for library, process in libraries.items():  # untimed: tracing, explainers, the maps
         answer = process.ask(do="run", model=model, method=method, count=count, index=index,
                              save=str(directory / f"{library}-{model}-{method}.npy"))
+        for _ in range(untimed - 1):
+            if "error" in answer or answer.get("unavailable"):
+                break
+            answer = process.ask(do="run", model=model, method=method, count=count,
+                                 index=index)
         if answer.get("unavailable"):
             times.pop(library)
         elif "error" in answer:

@@ -114,8 +114,14 @@ def presets_for(channels: int) -> list[str]:
 
 def detect(model) -> tuple[str, str] | None:
     """(preset, reason) from the model's own preprocessing layer, else from its
-    ``keras.applications`` name; None when neither says anything."""
-    return _detect_from_layers(model) or _detect_from_name(model)
+    ``keras.applications`` name; None when neither says anything. Found once per model
+    (every image loaded for it asks)."""
+    from .tf_ops import model_cache
+
+    cache = model_cache(model)
+    if "preprocessing" not in cache:
+        cache["preprocessing"] = _detect_from_layers(model) or _detect_from_name(model)
+    return cache["preprocessing"]
 
 
 def _detect_from_layers(model) -> tuple[str, str] | None:
