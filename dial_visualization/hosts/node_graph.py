@@ -43,6 +43,7 @@ from ..core.models import load_model  # noqa: E402
 from ..core.preprocessing import PRESETS, resolve  # noqa: E402
 from ..qt.pixmaps import pixmap_from_array  # noqa: E402
 from ..qt.widget import ConvVisualizationWidget  # noqa: E402
+from ..qt.worker import in_background  # noqa: E402
 
 if Qt.__binding__ != qtpy.API_NAME:
     raise ImportError(f"NodeGraphQt uses {Qt.__binding__} but dial-visualization uses "
@@ -76,6 +77,7 @@ class ModelLoaderNode(BaseNode):
         self.keras_model = None
         #: Why the last path could not be loaded ("" when it could).
         self.error = ""
+        self._reading = None  # the path being read (a newer one set meanwhile wins)
 
     def output_value(self, port_name: str):
         return self.keras_model
@@ -85,15 +87,20 @@ class ModelLoaderNode(BaseNode):
             self.reload()
 
     def reload(self) -> None:
-        """Load the model at the "path" property and send it on."""
+        """Load the model at the "path" property (on a thread, the graph responsive
+        meanwhile) and send it on; a path set while an earlier one is read replaces it."""
         path = self.get_property("path")
-        self.keras_model, self.error = None, ""
+        self._reading = reading = object()
+        model, error = None, ""
         if path:
             try:
-                self.keras_model = load_model(path)
-            except DialVisualizationError as error:
-                self.error = str(error)
-        self.view.setToolTip(self.error or path)
+                model = in_background(load_model, path)
+            except DialVisualizationError as failure:
+                error = str(failure)
+        if self._reading is not reading:
+            return  # a newer path was set while this one was read: its model is sent
+        self.keras_model, self.error = model, error
+        self.view.setToolTip(error or path)
         send_outputs(self)
 
 

@@ -92,6 +92,20 @@ def test_a_new_path_sends_the_new_model_and_a_bad_one_clears_it(graph, model_fil
     assert node.visualization_widget.model is None
 
 
+def test_the_loader_reads_its_file_while_the_graph_keeps_answering(graph, model_file):
+    from qtpy import QtCore
+
+    ticks = []
+    timer = QtCore.QTimer()
+    timer.setInterval(1)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    loader = loader_of(graph, model_file)  # the model is read on a thread meanwhile
+    timer.stop()
+    assert loader.keras_model is not None and loader.error == ""
+    assert ticks  # a read on the GUI thread would let no timer fire before it ends
+
+
 def test_preprocessor_preset_reaches_the_image_and_unplugging_restores_unit(graph, model_file):
     loader = loader_of(graph, model_file)
     preprocessor = graph.create_node(PreprocessorNode.type_)
