@@ -214,20 +214,12 @@ class PredictJob:
     def process(self, worker: PredictWorker, rows: list[dict], folder: Path):
         """Each row's image through the model: yields per image {position, path, file,
         true, predicted, probability, loss, error}, in order (no files)."""
-        from .core.batch_explain import explain_images
         from .cli import for_command_line
+        from .core.dataset import predict_rows
 
         workspace = worker.workspace
-        outcomes = explain_images([], workspace.context(), [row["path"] for row in rows],
-                                  workspace.read_image)
-        for row, outcome in zip(rows, outcomes):
-            item = {**row, "files": [], "warnings": [], "error": None, "predicted": -1,
-                    "probability": float("nan"), "loss": float("nan")}
-            if outcome.error is not None:
-                item["error"] = for_command_line(outcome.error)
-            else:
-                item.update(prediction(outcome.outputs, row["true"]))
-            yield item
+        yield from predict_rows(workspace.context(), rows, workspace.read_image,
+                                error_text=for_command_line)
 
 
 class PredictWorker:
@@ -237,23 +229,10 @@ class PredictWorker:
         self.class_count = workspace.class_count()
 
 
-def prediction(outputs, true: int) -> dict:
-    """The predicted class, its probability and the loss (``core.dataset.prediction``)."""
-    from .core.dataset import prediction as predicted
-
-    return predicted(outputs, true)
-
-
 def _kept(items, done: list):
     for item in items:
         done.append(item)
         yield item
-
-
-def class_name(index: int, names: list[str] | None) -> str:
-    from .core.dataset import class_name as named
-
-    return named(index, names)
 
 
 def write_csv(path: Path, items: list[dict], names) -> None:

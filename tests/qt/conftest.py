@@ -33,14 +33,25 @@ def widget(qtbot):
 
 
 @pytest.fixture
-def demo_widget(widget, demo):
+def open_demo(demo):
+    """``open_demo(widget)``: the widget on the demo model, its labels and first image,
+    classes ranked."""
+
+    def open_in(widget):
+        paths = demo["paths"]
+        widget.set_labels(demo["labels"], str(paths["labels"]))
+        assert widget.set_model(demo["model"], str(paths["model"]))
+        assert widget.set_image(str(paths["images"][0]))
+        assert widget.wait_until_idle(60)
+        return widget
+
+    return open_in
+
+
+@pytest.fixture
+def demo_widget(widget, open_demo):
     """The widget on the demo model, its labels and first image, classes ranked."""
-    paths = demo["paths"]
-    widget.set_labels(demo["labels"], str(paths["labels"]))
-    assert widget.set_model(demo["model"], str(paths["model"]))
-    assert widget.set_image(str(paths["images"][0]))
-    assert widget.wait_until_idle(60)
-    return widget
+    return open_demo(widget)
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def in_a_part(widget, root):
 
 
 @pytest.fixture
-def app_window(qtbot, demo):
+def app_window(qtbot, open_demo):
     """The app's main window on the demo model, its labels and first image."""
     from dial_visualization.qt.app import MainWindow
 
@@ -80,11 +80,7 @@ def app_window(qtbot, demo):
     qtbot.addWidget(window)
     widget = window.widget
     widget.show_dialogs, widget.warm_up_on_load = False, False
-    paths = demo["paths"]
-    widget.set_labels(demo["labels"], str(paths["labels"]))
-    assert widget.set_model(demo["model"], str(paths["model"]))
-    assert widget.set_image(str(paths["images"][0]))
-    assert widget.wait_until_idle(60)
+    open_demo(widget)
     yield window
     widget.shutdown()
 
