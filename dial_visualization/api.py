@@ -102,16 +102,18 @@ def _complete(workspace: Workspace, output_index: int, device: str, labels, imag
 def _explain_many(checked, context, images, preprocessing, progress, should_stop
                   ) -> list[Result]:
     """One result per image of ``images``; the preprocessing is checked on the first
-    image (a wrong one is wrong for all)."""
+    image (a wrong one is wrong for all) unless it came loaded (``load_image`` checked it,
+    as for one image)."""
     from .core.batch_explain import ImageOutcome, explain_images, image_loader, image_sources
+    sources = image_sources(images)
     results = []
-    for outcome in explain_images([checked], context, image_sources(images),
+    for outcome in explain_images([checked], context, sources,
                                   image_loader(context, preprocessing), progress=progress,
                                   should_stop=should_stop):
         outcome: ImageOutcome
         if outcome.error is not None:
             raise type(outcome.exception)(f"{outcome.name}: {outcome.error}")
-        if not results:
+        if not results and not isinstance(sources[0], InputImage):
             _warn_on_preprocessing(context, outcome.image)
         results.append(outcome.results[0])
     return results

@@ -180,7 +180,7 @@ def _inspect(args) -> int:
     from .core.layers import LayerTree
 
     model = dv.load_model(args.model or dv.demo_paths()["model"], trusted=args.trusted)
-    rows = LayerTree(model).table()
+    rows = LayerTree.of(model).table()
     columns = ("path", "type", "input", "output", "params", "activation")
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))

@@ -91,7 +91,7 @@ def _score_cam_calls(params: dict, model) -> int:
     from .layers import LayerTree
     from .methods._cam import target_layer
 
-    channels = LayerTree(model)[target_layer(model, params["layer"])].channels or 0
+    channels = LayerTree.of(model)[target_layer(model, params["layer"])].channels or 0
     top_n = params.get("top_n", 0)
     return min(top_n, channels) if top_n else channels
 

@@ -125,7 +125,7 @@ def default_layer(model, output_index: int = 0) -> str:
     before the output), else the last feature map (pooled when embedded)."""
     from .layers import LayerTree
 
-    tree = LayerTree(model)
+    tree = LayerTree.of(model)
     outputs = model.outputs[output_index] if len(model.outputs) > 1 else model.outputs[0]
     width = outputs.shape[-1]
     vectors = [node for node in tree.walk()
@@ -144,7 +144,7 @@ def embeddable_layers(model) -> list[str]:
     models, whose own layers are listed), in the model's order."""
     from .layers import LayerTree
 
-    return [node.path for node in LayerTree(model).walk()
+    return [node.path for node in LayerTree.of(model).walk()
             if not node.children and node.type != "InputLayer"]
 
 

@@ -91,7 +91,7 @@ def request(method_id: str, model, target: Target | None = None,
     handler.check(model, target, output_index)
     layer_parameter = method.layer_parameter()
     if layer_parameter is not None and resolved["layer"]:
-        _check_layer(LayerTree(model), resolved["layer"], spatial=layer_parameter.spatial)
+        _check_layer(LayerTree.of(model), resolved["layer"], spatial=layer_parameter.spatial)
     return RunRequest(method, target, resolved, handler)
 
 

@@ -53,7 +53,7 @@ class NodeHandler:
 
     def check(self, model: keras.Model, target: Target, output_index: int = 0) -> None:
         """Refuse a layer the model lacks, or an index it does not have."""
-        _node(LayerTree(model), target.layer)
+        _node(LayerTree.of(model), target.layer)
         self._check_index(model, target, output_index)
 
     def resolve(self, target: Target, context: Context) -> Target:
@@ -104,7 +104,7 @@ class KernelHandler(NodeHandler):
     preferred_methods = ("weights",)
 
     def count(self, model, layer, output_index=0) -> int:
-        return _node(LayerTree(model), layer).filters
+        return _node(LayerTree.of(model), layer).filters
 
     def default_node(self, tree: LayerTree) -> Target | None:
         node = next((n for n in tree.walk() if n.has_kernel), None)
@@ -119,7 +119,7 @@ class OutputHandler(NodeHandler):
     preferred_methods = ("activations",)
 
     def count(self, model, layer, output_index=0) -> int:
-        return _node(LayerTree(model), layer).channels or 0
+        return _node(LayerTree.of(model), layer).channels or 0
 
     def default_node(self, tree: LayerTree) -> Target | None:
         node = tree.last_spatial()

@@ -142,7 +142,7 @@ def _first_preprocessing_layer(model):
 
     from .layers import LayerTree
 
-    for node in LayerTree(model).walk():
+    for node in LayerTree.of(model).walk():
         if node.children or isinstance(node.layer, keras.layers.InputLayer):
             continue
         if isinstance(node.layer, (keras.layers.Rescaling, keras.layers.Normalization)):
@@ -203,7 +203,7 @@ def _detect_from_name(model) -> tuple[str, str] | None:
     """The preset of the first (outermost) model or nested model named like an application."""
     from .layers import LayerTree
 
-    names = [model.name] + [node.layer.name for node in LayerTree(model).walk() if node.children]
+    names = [model.name] + [node.layer.name for node in LayerTree.of(model).walk() if node.children]
     for name in names:
         application = _application_named(name)
         if application is not None:

@@ -51,7 +51,7 @@ def device_scope(device: str = "auto"):
 # that the garbage collector frees with the model.
 
 _CACHE_ATTRIBUTE = "_dial_visualization_cache"
-_cache_lock = threading.Lock()
+_cache_lock = threading.RLock()  # a build may read the cache (a layer tree)
 
 
 def model_cache(model: keras.Model) -> dict:
@@ -291,7 +291,7 @@ def activation_values(model: keras.Model, size: tuple[int, int] | None = None) -
     ``size`` (a model that takes any size) by a symbolic pass at that size (no compute)."""
     from .layers import LayerTree
 
-    leaves = [node for node in LayerTree(model).walk()
+    leaves = [node for node in LayerTree.of(model).walk()
               if not node.children and node.type != "InputLayer"]
     if size is None:
         return sum(int(np.prod(node.output_shapes[0][1:])) for node in leaves

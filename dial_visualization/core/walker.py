@@ -88,7 +88,7 @@ def relu_units(model: keras.Model) -> int:
     the layers and activations that :func:`forward` replaces when given ``relu``."""
     from .layers import LayerTree
 
-    return sum(1 for node in LayerTree(model).walk() if not node.children and (
+    return sum(1 for node in LayerTree.of(model).walk() if not node.children and (
         relu_region(node.layer) or relu_region(getattr(node.layer, "activation", None))))
 
 

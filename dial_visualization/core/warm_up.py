@@ -78,7 +78,7 @@ def warm_up(model: keras.Model, image_size: tuple[int, ...] | None = None, *,
             f"model {model.name!r} takes images of any size: warm_up needs image_size")
     x = tf.zeros((1, height, width, channels), tf.float32)
     index = tf.constant([0], tf.int32)
-    node = LayerTree(model).last_feature_map()
+    node = LayerTree.of(model).last_feature_map()
     layer = node.path if node is not None else None
 
     def forward():

@@ -126,7 +126,7 @@ class Workspace:
         if model is not None:
             check_model(model)
             try:
-                tree = LayerTree(model)
+                tree = LayerTree.of(model)
             except Exception as error:  # an exotic model the inspector cannot read
                 raise MethodNotApplicableError(f"{type(error).__name__}: {error}") from None
         self.model, self._tree = model, tree

@@ -2,6 +2,7 @@
 names that belong to the model, and the preprocessing recorded with its reason."""
 
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -104,6 +105,21 @@ def test_the_preprocessing_and_its_reason_are_recorded_and_a_wrong_one_warned(re
     with pytest.warns(dv.PreprocessingWarning, match="'unit' looks wrong .* 'none' gives"):
         image = dv.load_image(image_path, rescaling_demo, preprocessing="unit")
     assert image.preprocessing == "unit" and image.preprocessing_reason == "chosen"
+
+
+def test_many_images_are_warned_once_and_loaded_images_not_again(rescaling_demo):
+    paths = dv.demo_paths()["images"][:3]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dv.explain(rescaling_demo, paths, "saliency", preprocessing="unit")
+    warned = [str(w.message) for w in caught if issubclass(w.category, dv.PreprocessingWarning)]
+    assert len(warned) == 1 and warned[0].startswith(f"{Path(paths[0]).stem}: ")
+    with pytest.warns(dv.PreprocessingWarning):  # load_image checks each image it loads
+        images = [dv.load_image(path, rescaling_demo, preprocessing="unit") for path in paths]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dv.PreprocessingWarning)
+        results = dv.explain(rescaling_demo, images, "saliency")
+    assert [result.info["preprocessing"] for result in results] == ["unit"] * 3
 
 
 def test_a_model_whose_output_is_not_finite_gives_no_map(model):

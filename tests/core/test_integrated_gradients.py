@@ -5,6 +5,7 @@ progress."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image, ImageFilter
 
 import dial_visualization as dv
@@ -211,6 +212,37 @@ def relu_model(seed=2):
 def relative_error(result):
     change = result.info["score"] - result.info["baseline_score"]
     return abs(result.info["completeness_delta"]) / abs(change)
+
+
+def naive_integrated_gradients(model, x, index, intervals):
+    """(x - 0) times the trapezoid rule over ``intervals`` equal intervals of alpha in [0, 1]
+    (``intervals + 1`` points, both ends included) of d logit / d x at alpha x, one point
+    at a time: Sundararajan et al. 2017, eq. 3, with the trapezoid's end weights 1/2."""
+    total = np.zeros(x.shape, np.float64)
+    for k in range(intervals + 1):
+        point = tf.constant(x * np.float32(k / intervals))
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            score = model(point)[0, index]
+        weight = 0.5 if k in (0, intervals) else 1.0
+        total += weight * tape.gradient(score, point).numpy()
+    return (x * total / intervals)[0]
+
+
+def test_steps_are_intervals_of_the_trapezoid_rule_as_a_naive_loop_computes_it():
+    """On a ReLU model the map at 8 steps is the rule on 8 intervals (9 points), not on 7
+    (8 points, what xplique's ``steps=8`` computes): the grid moves the map."""
+    model, pixels = relu_model(), random_pixels(size=8)
+    x = load_image(pixels, model, "unit").batch()
+
+    result = explain(model, pixels, target=0, steps=8)
+
+    expected = naive_integrated_gradients(model, x, 0, 8)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(result.channels, expected, rtol=1e-4, atol=1e-5 * scale)
+    np.testing.assert_allclose(result.data, expected.sum(-1), rtol=1e-4, atol=1e-5 * scale)
+    seven = naive_integrated_gradients(model, x, 0, 7)  # fails the same check by far
+    assert np.abs(seven - expected).max() > 1e-2 * scale
 
 
 def test_the_completeness_error_is_in_the_title_and_warned_about_above_the_tolerance():

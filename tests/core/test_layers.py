@@ -211,3 +211,18 @@ def test_table_rows():
         "path": "base/base_conv2", "type": "Conv2D", "input": "(None, 16, 16, 4)",
         "output": "(None, 16, 16, 5)", "params": 3 * 3 * 4 * 5 + 5, "activation": "relu"}
     assert rows["gap"]["activation"] == ""
+
+
+def test_a_built_models_tree_is_read_once():
+    model = sequential_model()
+    assert LayerTree.of(model) is LayerTree.of(model)
+    assert [n.path for n in LayerTree.of(model).walk()] == [n.path for n in LayerTree(model).walk()]
+
+
+def test_an_unbuilt_models_tree_is_read_again_once_it_is_built():
+    model = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(3, name="dense")])
+    assert LayerTree.of(model)["dense"].params == 0
+    model.build((None, 8, 8, 1))
+    assert LayerTree.of(model)["dense"].params == 36 * 2 * 3 + 3
+    assert LayerTree.of(model) is LayerTree.of(model)

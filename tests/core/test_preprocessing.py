@@ -281,6 +281,28 @@ def test_saturation_figures(demo):
                    for name in ("unit", "symmetric", "torch"))
 
 
+def test_figures_equal_one_forward_per_preset_on_every_image(demo):
+    """Black's logits are kept per model and size: the second image's figures still equal
+    the model run on that image and on black, preset by preset."""
+    from dial_visualization.core.walker import forward
+
+    for path in dv.demo_paths()["images"][:2]:
+        pixels = load_image(path, demo).resized
+        figures = compare_presets(demo, pixels, "unit").figures
+        for name, figure in figures.items():
+            image = PRESETS[name](pixels.astype(np.float32))[None]
+            black = PRESETS[name](np.zeros(pixels.shape, np.float32))[None]
+            logits, blacks = (np.asarray(forward(demo, x, logits_of=0)[0], np.float64)[0]
+                              for x in (image, black))
+            probabilities = np.asarray(demo(image))[0]
+            assert figure.image_dependence == pytest.approx(
+                np.linalg.norm(logits - blacks) / max(np.linalg.norm(logits),
+                                                      np.linalg.norm(blacks)), rel=1e-4)
+            assert figure.logit_scale == pytest.approx(np.abs(logits).max(), rel=1e-5)
+            assert figure.top_class == probabilities.argmax()
+            assert figure.confidence == pytest.approx(probabilities.max(), rel=1e-4)
+
+
 def test_a_custom_function_is_one_more_candidate(demo_behind_rescaling):
     def darken(pixels):
         return pixels / 255.0

@@ -34,7 +34,7 @@ LAYER_PARAMETER = Parameter(
 
 def target_layer(model: keras.Model, name: str) -> str:
     """The path of the layer to explain: ``name``, or the last feature map when empty."""
-    tree = LayerTree(model)
+    tree = LayerTree.of(model)
     if not name:
         node = tree.last_feature_map()
         if node is None:

@@ -240,7 +240,7 @@ def _indices(context: Context, target: Target, text: str) -> list[int]:
         count, what = context.model.outputs[context.output_index].shape[-1], "classes"
     else:
         get_layer(context.model, target.layer)  # a clear error for a misspelt layer
-        count = LayerTree(context.model)[target.layer].channels
+        count = LayerTree.of(context.model)[target.layer].channels
         what = f"channels in {target.layer}"
     lowest = ALL_CHANNELS if target.layer is not None else 0
     wrong = [i for i in indices if not lowest <= i < count]

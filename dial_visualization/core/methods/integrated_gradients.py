@@ -2,13 +2,16 @@
 Networks, arXiv:1703.01365).
 
 The gradient of the class logit averaged along the straight line from a baseline to the
-input (trapezoid rule, in the preprocessed space), times (input - baseline). The
-attributions add up to F(input) - F(baseline) (completeness, section 3, Proposition 1), up
-to the error of the rule: the completeness error |sum - (F(input) - F(baseline))|, relative
-to |F(input) - F(baseline)|, is in the title and ``info``, and above ``tolerance`` (5%, the
-paper's suggestion for choosing the steps) a warning says so. With ``max_steps`` the steps
-double until the error is within the tolerance: the grid of 2n intervals keeps the n + 1
-points of n, so each doubling evaluates only the n new midpoints.
+input (trapezoid rule, in the preprocessed space), times (input - baseline). ``steps``
+counts the intervals of the rule: ``steps + 1`` points, both ends included (xplique's
+``steps`` counts the points: its 50 are 49 intervals, whose map on a ReLU network differs
+from 50's, see ``benchmarks/peers.py``). The attributions add up to F(input) - F(baseline)
+(completeness, section 3, Proposition 1), up to the error of the rule: the completeness
+error |sum - (F(input) - F(baseline))|, relative to |F(input) - F(baseline)|, is in the
+title and ``info``, and above ``tolerance`` (5%, the paper's suggestion for choosing the
+steps) a warning says so. With ``max_steps`` the steps double until the error is within
+the tolerance: the grid of 2n intervals keeps the n + 1 points of n, so each doubling
+evaluates only the n new midpoints.
 
 On ReLU networks the gradient along the path jumps wherever a unit switches, and the error
 falls slowly and unevenly with the steps (class 0, untrained ``keras.applications`` with

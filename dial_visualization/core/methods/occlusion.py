@@ -3,11 +3,12 @@
 A square patch slides over the image (the last window of a row or column is aligned to the
 border when the stride does not divide the size; a patch larger than the image is cut to
 it). Each pixel's value is the mean, over the windows covering it, of
-score(image) - score(image with that window filled). Filling happens in the model's input
-space (the preprocessed image): ``zero`` puts 0 there, ``mean`` the image's per-channel
-mean, ``blur`` the same pixels of a Gaussian-blurred copy (sigma = patch / 2, edges
-repeated). Occluded images are built one batch at a time; over many images, the occluded
-copies of every image form one stream of model calls.
+score(image) - score(image with that window filled) (as Captum; xplique 2.0.2 sums them).
+Filling happens in the model's input space (the preprocessed image): ``zero`` puts 0
+there, ``mean`` the image's per-channel mean, ``blur`` the same pixels of a
+Gaussian-blurred copy (sigma = patch / 2, edges repeated). Occluded images are built one
+batch at a time; over many images, the occluded copies of every image form one stream of
+model calls.
 
 A patch hides all colour channels of its pixels at once, so the map has one value per
 pixel by construction: there are no channels to reduce.

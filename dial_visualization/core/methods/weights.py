@@ -35,7 +35,7 @@ KERNELS = ("filters", "depthwise", "pointwise")
     ),
 )
 def weights(context, target, params, progress, should_stop):
-    node = LayerTree(context.model)[target.layer]  # checked by the kernel node's handler
+    node = LayerTree.of(context.model)[target.layer]  # checked by the kernel node's handler
     if not node.has_kernel:
         raise MethodNotApplicableError(f"layer {target.layer!r} ({node.type}) has no kernel")
     part = params["kernel"]

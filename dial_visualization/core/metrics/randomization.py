@@ -46,7 +46,7 @@ def clone(model: keras.Model) -> keras.Model:
 
 def layers_top_down(model: keras.Model) -> list[tuple[str, keras.Layer]]:
     """(path, layer) of every layer with weights, the output's end first."""
-    found = [(node.path, node.layer) for node in LayerTree(model).walk()
+    found = [(node.path, node.layer) for node in LayerTree.of(model).walk()
              if not node.children and node.layer.weights]
     return found[::-1]
 
