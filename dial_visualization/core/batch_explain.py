@@ -216,7 +216,8 @@ def image_batch_size(model):
     tuner = cache.get("image-batch-size")
     if tuner is None:
         free = None in input_shape(model)[:2]
-        values = activation_values(model, (MAX_SIDE, MAX_SIDE) if free else None)
+        values = activation_values(model, (MAX_SIDE, MAX_SIDE) if free else None,
+                                   for_gradient=True)
         tuner = cache.setdefault("image-batch-size", BatchSizeTuner(memory_limit(values, True)))
     return tuner
 

@@ -1,8 +1,8 @@
 """Whether the chosen preprocessing looks wrong for a model, on an image.
 
 A wrong choice is made visible, never corrected silently: :func:`compare_presets` runs the
-image under every preset that applies (caffe and torch need RGB) in one batched call, and a
-black image under each (once per model and image size), and reads two symptoms off the logits:
+image under every preset that applies (caffe and torch need RGB), and a black image under
+each, in one batched forward pass, and reads two symptoms off the logits:
 
 * **collapsed**: the logits barely change between the image and black,
   ``|l(image) - l(black)| / max(|l(image)|, |l(black)|) < 0.05``: the model does not see the
@@ -115,41 +115,32 @@ def compare_presets(model, pixels: np.ndarray, chosen=None, *, output_index: int
 
 def _logits_and_outputs(model, pixels, functions, output_index: int, device: str):
     """Logits of the image then of black under each function, and the model's outputs for
-    the images: flattened per sample, as numpy. One forward pass of the image under every
-    function; black's logits depend only on the model and the image size, and are kept on
-    the model (every image loaded for it is checked)."""
+    the images: flattened per sample, as numpy. One forward pass: the outputs are the
+    squashed logits. (Black is run every time, not kept: the model's weights may have
+    changed since.)"""
     import tensorflow as tf
 
-    from .tf_ops import model_cache, traced
+    from .tf_ops import traced
     from .walker import forward, select, squashing
 
     def build():
+        squash = squashing(model, output_index)
+
         def f(x):
-            return select(forward(model, x, logits_of=output_index)[0], output_index)
+            logits = select(forward(model, x, logits_of=output_index)[0], output_index)
+            images = logits[:tf.shape(x)[0] // 2]
+            return logits, images if squash is None else squash(images)
         return f
 
-    logits_of = traced(model, ("preset-check", output_index, device), build, batch_free=True)
+    image, black = pixels.astype(np.float32), np.zeros(pixels.shape, dtype=np.float32)
     functions = list(functions)
-
-    def logits(images: list[np.ndarray]) -> np.ndarray:
-        batch = tf.constant(np.stack(images).astype(np.float32))
-        return np.asarray(logits_of(batch), dtype=np.float64).reshape(len(images), -1)
-
-    image = pixels.astype(np.float32)
-    images = logits([function(image) for function in functions])
-    cache = model_cache(model)
-    keys = [("preset-check-black", output_index, pixels.shape, function)
-            for function in functions]
-    missing = [i for i, key in enumerate(keys) if key not in cache]
-    if missing:
-        black = np.zeros(pixels.shape, dtype=np.float32)
-        for i, row in zip(missing, logits([functions[i](black) for i in missing])):
-            cache[keys[i]] = row
-    blacks = np.stack([cache[key] for key in keys])
-    squash = squashing(model, output_index)
-    outputs = images if squash is None else np.asarray(
-        squash(tf.constant(images, dtype=tf.float32)), dtype=np.float64)
-    return np.concatenate([images, blacks]), outputs
+    batch = np.stack([function(image) for function in functions]
+                     + [function(black) for function in functions]).astype(np.float32)
+    logits, outputs = traced(model, ("preset-check", output_index, device), build,
+                             batch_free=True)(tf.constant(batch))
+    count = len(batch)
+    return (np.asarray(logits, dtype=np.float64).reshape(count, -1),
+            np.asarray(outputs, dtype=np.float64).reshape(count // 2, -1))
 
 
 def _figures(names: list[str], logits: np.ndarray, top_classes,

@@ -27,12 +27,21 @@ as a TensorFlow ``AbortedError`` "could not get a native handle" before the heap
 corruption); none aborted on 15x15, with 3x3 kernels, on ``Conv1D`` or on
 ``Conv2DTranspose``.
 
+Measured again on AMD EPYC (AVX-512, TF 2.21), one process per channel count, 32x32,
+56x56 and 15x15, "valid" and "same", 5 eager and 5 traced gradients: a 1x1 stride-2
+``Conv2D`` aborted on every input channel count tried below 16 (1-15) and on none from 16
+(16, 17, 18, 20, 23, 24, 28, 32, 33, 40, 48, 64, 256, 1024), whatever its output count
+(64 -> 3, 16 -> 1, 20 -> 2 ran clean); ``DepthwiseConv2D`` aborted on 1 channel, not on 16,
+32, 64; ``SeparableConv2D`` ran clean on 16 and 64; batch 1 and 4 alike.
+
 The remedy is the graph walker (``core/walker.py``): it never runs a 1x1 strided
-convolution (plain, grouped, depthwise, separable; 1-D, 2-D, 3-D), it computes it as a
-strided slice then a stride-1 convolution, exactly. Every method reaches the model through
-the walker, so every method is safe with oneDNN on; ``tests/core/test_onednn_net.py`` runs
-every method over every ``keras.applications`` architecture and over these shapes with
-oneDNN on, each group in a process of its own, and fails on any abort.
+convolution (plain, grouped, depthwise, separable; 1-D, 2-D, 3-D) on fewer than 64 input
+channels (``walker.REWRITE_BELOW_CHANNELS``, a margin over 16 for wider vector units), it
+computes it as a strided slice then a stride-1 convolution, exactly. Every method reaches
+the model through the walker, so every method is safe with oneDNN on;
+``tests/core/test_onednn_net.py`` runs every method over every ``keras.applications``
+architecture and over these shapes with oneDNN on, each group in a process of its own, and
+fails on any abort.
 
 Before issue 16 the package turned oneDNN off whenever the variable was
 unset. That cost every user 1.39x forward and 1.65x gradient throughput on MobileNetV2

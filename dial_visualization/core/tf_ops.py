@@ -281,25 +281,34 @@ def auto_batch_size(model: keras.Model, with_gradient: bool = True,
     size = tuple(size) if free and size is not None else None
 
     def build():
-        return BatchSizeTuner(memory_limit(activation_values(model, size), with_gradient))
+        values = activation_values(model, size, for_gradient=with_gradient)
+        return BatchSizeTuner(memory_limit(values, with_gradient))
 
     return _cached(model, ("batch-size", with_gradient, size), build)
 
 
-def activation_values(model: keras.Model, size: tuple[int, int] | None = None) -> int:
+def activation_values(model: keras.Model, size: tuple[int, int] | None = None, *,
+                      for_gradient: bool = False) -> int:
     """How many values one sample's layer outputs hold: from the layers' shapes, or for
-    ``size`` (a model that takes any size) by a symbolic pass at that size (no compute)."""
+    ``size`` (a model that takes any size) by a symbolic pass at that size (no compute).
+    ``for_gradient``: how many a pass with an input gradient keeps
+    (:func:`~.batch_size.kept_per_value` per output value)."""
+    from .batch_size import kept_per_value
     from .layers import LayerTree
 
     leaves = [node for node in LayerTree.of(model).walk()
               if not node.children and node.type != "InputLayer"]
     if size is None:
-        return sum(int(np.prod(node.output_shapes[0][1:])) for node in leaves
-                   if node.output_shapes and None not in node.output_shapes[0][1:])
-    channels = input_shape(model)[2]
-    _, taps = forward(model, keras.KerasTensor((1, *size, channels)),
-                      taps=[node.path for node in leaves])
-    return sum(int(np.prod(tensor.shape[1:])) for tensor in taps.values())
+        shapes = {node.path: node.output_shapes[0][1:] for node in leaves
+                  if node.output_shapes and None not in node.output_shapes[0][1:]}
+    else:
+        channels = input_shape(model)[2]
+        _, taps = forward(model, keras.KerasTensor((1, *size, channels)),
+                          taps=[node.path for node in leaves])
+        shapes = {path: tensor.shape[1:] for path, tensor in taps.items()}
+    weights = {node.path: kept_per_value(node.type, node.activation) if for_gradient else 1
+               for node in leaves}
+    return sum(weights[path] * int(np.prod(shape)) for path, shape in shapes.items())
 
 
 def batches(count: int, batch_size: int | BatchSizeTuner, progress=None,

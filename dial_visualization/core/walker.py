@@ -105,15 +105,31 @@ _POINTWISE_REWRITTEN = (
     keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
 
 
+#: oneDNN's input gradient of a 1x1 strided convolution aborted on every input channel count
+#: tried from 1 to 15 and on none from 16 (16, 17, 18, 20, 23, 24, 28, 32, 33, 40, 48, 64,
+#: 256, 1024; see ``core/tf_environment.py``): inputs with fewer channels than this are
+#: rewritten, a margin for CPUs with wider vector units. Wider inputs (ResNet's strided
+#: 1x1 convolutions, 256-1024 channels) keep Keras's own kernel: the rewrite cost ResNet50's
+#: forward+gradient 9% at batch 16.
+REWRITE_BELOW_CHANNELS = 64
+
+
 def _is_strided_pointwise(layer) -> bool:
     """A convolution with a 1x1 kernel (1 or 1x1x1) and a stride > 1 (``Conv1D/2D/3D``,
-    their depthwise and separable forms, grouped or not): its input gradient can corrupt
-    oneDNN's heap (see ``core/tf_environment.py``), so it is computed as a strided slice then
-    a stride-1 convolution instead, which is numerically identical (for "same", "valid" and
+    their depthwise and separable forms, grouped or not): on few input channels
+    (:data:`REWRITE_BELOW_CHANNELS`) its input gradient can corrupt oneDNN's heap (see
+    ``core/tf_environment.py``), so there it is computed as a strided slice then a stride-1
+    convolution instead, which is numerically identical (for "same", "valid" and
     "causal" padding, the 1x1 windows of a strided convolution start at pixels 0, s, 2s, ...)."""
     return (type(layer) in _POINTWISE_REWRITTEN and set(layer.kernel_size) == {1}
             and set(layer.strides) != {1} and set(layer.dilation_rate) == {1}
             and layer.data_format == "channels_last")
+
+
+def _few_channels(inputs) -> bool:
+    """Fewer input channels than :data:`REWRITE_BELOW_CHANNELS` (or an unknown count)."""
+    channels = inputs.shape[-1]
+    return channels is None or channels < REWRITE_BELOW_CHANNELS
 
 
 def _with_attributes(layer, **attributes):
@@ -138,7 +154,7 @@ def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None):
     elif relu is not None and relu_region(activation) is not None:
         region = relu_region(activation)
         attributes["activation"] = lambda z: relu(z, activation(z), region)
-    if _is_strided_pointwise(layer):
+    if _is_strided_pointwise(layer) and _few_channels(args[0]):
         steps = tuple(slice(None, None, stride) for stride in layer.strides)
         args = (args[0][(slice(None), *steps, slice(None))],) + tuple(args[1:])
         attributes["strides"] = (1,) * len(layer.strides)

@@ -112,10 +112,30 @@ def test_a_model_of_any_size_gets_a_memory_limit_for_the_size_it_sees():
         keras.layers.Conv2D(64, 3, padding="same")(features)))
     small, large = tf_ops.auto_batch_size(model, size=(32, 32)), \
         tf_ops.auto_batch_size(model, size=(1024, 1024))
-    # two convolutions (32 and 64 channels) at every position, then 64 pooled values
+    # two convolutions (32 and 64 channels) at every position, then 64 pooled values; a
+    # gradient pass keeps the ReLU convolution's
     assert tf_ops.activation_values(model, (1024, 1024)) == 1024 * 1024 * (32 + 64) + 64
-    assert max(large.candidates) <= memory_limit(1024 * 1024 * (32 + 64), True) < 64
+    assert tf_ops.activation_values(model, (1024, 1024), for_gradient=True) == 1024 * 1024 * 32
+    assert max(large.candidates) <= memory_limit(1024 * 1024 * 32, True) < 64
     assert max(small.candidates) == 64 and small is not large
     assert tf_ops.auto_batch_size(model, size=(32, 32)) is small
     fixed = sequential_model()
     assert tf_ops.auto_batch_size(fixed, size=(7, 7)) is tf_ops.auto_batch_size(fixed)
+
+
+def test_a_gradient_pass_counts_the_values_its_backward_pass_keeps():
+    """A linear convolution and a batch normalisation keep nothing (their input gradient
+    needs only their weights), a ReLU convolution its output, a swish its input and more."""
+    import keras
+
+    from dial_visualization.core.batch_size import SMOOTH
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(5, 3, padding="same")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("swish")(x)
+    model = keras.Model(inputs, keras.layers.MaxPooling2D(8)(x))
+    every = 64 * (4 + 5 + 5 + 5) + 5
+    assert tf_ops.activation_values(model) == every
+    assert tf_ops.activation_values(model, for_gradient=True) == 64 * 4 + SMOOTH * 64 * 5 + 5

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dial_visualization.core.walker import _is_strided_pointwise, forward
+from dial_visualization.core.walker import REWRITE_BELOW_CHANNELS, _is_strided_pointwise, forward
 
 #: Input channels: Keras's own gradient of these layers, the reference here, can abort the
 #: process on 1, 3, 8 or 12 channels with oneDNN on (``core/tf_environment.py``).
@@ -58,3 +58,15 @@ def test_every_strided_pointwise_convolution_is_rewritten_exactly(kind, padding,
 ], ids=["3x3", "stride-1", "channels-first", "transpose", "depthwise-3x3"])
 def test_other_convolutions_are_left_to_keras(layer):
     assert not _is_strided_pointwise(layer)
+
+
+@pytest.mark.parametrize("channels, rewritten", [(15, True), (REWRITE_BELOW_CHANNELS - 1, True),
+                                                 (REWRITE_BELOW_CHANNELS, False), (256, False)])
+def test_only_inputs_of_few_channels_are_rewritten(channels, rewritten):
+    """Wide inputs keep Keras's own strided kernel (oneDNN aborts only below 16 channels):
+    the traced graph slices the input only where the rewrite happens."""
+    inputs = keras.Input((8, 8, channels))
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 1, strides=2)(inputs))
+    graph = tf.function(lambda x: forward(model, x)[0]).get_concrete_function(
+        tf.TensorSpec((None, 8, 8, channels))).graph
+    assert any(op.type == "StridedSlice" for op in graph.get_operations()) == rewritten

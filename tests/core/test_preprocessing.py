@@ -281,26 +281,29 @@ def test_saturation_figures(demo):
                    for name in ("unit", "symmetric", "torch"))
 
 
-def test_figures_equal_one_forward_per_preset_on_every_image(demo):
-    """Black's logits are kept per model and size: the second image's figures still equal
-    the model run on that image and on black, preset by preset."""
+def test_figures_equal_the_model_run_on_the_image_and_on_black(demo):
+    """Each preset's figures are the model's own logits and outputs on the image and on
+    black, image after image, also after the model's weights changed."""
     from dial_visualization.core.walker import forward
 
-    for path in dv.demo_paths()["images"][:2]:
-        pixels = load_image(path, demo).resized
-        figures = compare_presets(demo, pixels, "unit").figures
+    model = keras.models.clone_model(demo)
+    model.set_weights(demo.get_weights())
+    images = [load_image(path, demo).resized for path in dv.demo_paths()["images"][:2]]
+    for pixels in images + images[:1]:
+        figures = compare_presets(model, pixels, "unit").figures
         for name, figure in figures.items():
             image = PRESETS[name](pixels.astype(np.float32))[None]
             black = PRESETS[name](np.zeros(pixels.shape, np.float32))[None]
-            logits, blacks = (np.asarray(forward(demo, x, logits_of=0)[0], np.float64)[0]
+            logits, blacks = (np.asarray(forward(model, x, logits_of=0)[0], np.float64)[0]
                               for x in (image, black))
-            probabilities = np.asarray(demo(image))[0]
+            probabilities = np.asarray(model(image))[0]
             assert figure.image_dependence == pytest.approx(
                 np.linalg.norm(logits - blacks) / max(np.linalg.norm(logits),
                                                       np.linalg.norm(blacks)), rel=1e-4)
             assert figure.logit_scale == pytest.approx(np.abs(logits).max(), rel=1e-5)
             assert figure.top_class == probabilities.argmax()
             assert figure.confidence == pytest.approx(probabilities.max(), rel=1e-4)
+        model.set_weights([w * 1.5 for w in model.get_weights()])  # trained further, say
 
 
 def test_a_custom_function_is_one_more_candidate(demo_behind_rescaling):
@@ -354,3 +357,9 @@ def test_confidence_by_kind_of_output():
     regression = compare_presets(_heads(None, 1), pixels, "none")
     assert regression.figures["unit"].confidence is None
     assert (regression.suggested, regression.message) == (None, "")
+
+    keras.utils.set_random_seed(0)  # a softmax per position: the model's own probabilities
+    per_pixel = keras.Sequential([keras.Input((16, 16, 1)),
+                                  keras.layers.Conv2D(3, 3, activation="softmax")])
+    assert compare_presets(per_pixel, pixels, "unit").figures["unit"].confidence == (
+        pytest.approx(float(np.max(per_pixel(x))), rel=1e-5))
