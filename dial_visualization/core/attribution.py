@@ -64,11 +64,12 @@ def resolve_objective(context: Context, target: Target
     return x, target.layer, ALL_CHANNELS if target.index is None else target.index, target
 
 
-def gradient_pass(contexts: list[Context], target: Target, function) -> tuple[list[Target], list]:
+def gradient_pass(contexts: list[Context], target: Target, make_function
+                  ) -> tuple[list[Target], list]:
     """Run one traced gradient pass over every context's image (one model, output and
-    device; images of one size): ``function(layer)`` is the traced ``f(x, index) -> (...,
-    outputs)`` for the objective's layer (None: the class score), as ``core.tf_ops`` makes
-    them. A class not given is picked inside the pass (``tf_ops.TOP_CLASS``) unless the
+    device; images of one size): ``make_function(model, layer=, output_index=, device=)``
+    makes the traced ``f(x, index) -> (..., outputs)`` for the objective's layer (None: the
+    class score), as ``core.tf_ops.input_gradient_function`` does. A class not given is picked inside the pass (``tf_ops.TOP_CLASS``) unless the
     image's output is known already; the outputs the pass returns are kept by each context
     (the class score in the title costs no other pass), and each image's top class is the
     one the Prediction handler picks from them. Returns (target per image with its index
@@ -88,7 +89,10 @@ def gradient_pass(contexts: list[Context], target: Target, function) -> tuple[li
     else:
         index = ALL_CHANNELS if target.index is None else target.index
         layer, indices = target.layer, [index] * len(contexts)
-    *results, outputs = function(layer)(tf.constant(x), tf.constant(np.array(indices, np.int32)))
+    context = contexts[0]
+    function = make_function(context.model, layer=layer, output_index=context.output_index,
+                             device=context.device)
+    *results, outputs = function(tf.constant(x), tf.constant(np.array(indices, np.int32)))
     if not prediction:
         return [target] * len(contexts), [np.asarray(each) for each in results]
     for context, row in zip(contexts, np.asarray(outputs)):

@@ -208,17 +208,15 @@ def explain_images(requests: Sequence[RunRequest], context: Context, sources: Se
 def image_batch_size(model):
     """The tuner of images per batch for ``model`` (its own, apart from the methods' path
     points: a batch of images also holds their loading and every method's work)."""
-    from .batch_size import BatchSizeTuner, memory_limit
     from .models import input_shape
-    from .tf_ops import activation_values, model_cache
+    from .tf_ops import batch_size_tuner, model_cache
 
     cache = model_cache(model)
     tuner = cache.get("image-batch-size")
     if tuner is None:
         free = None in input_shape(model)[:2]
-        values = activation_values(model, (MAX_SIDE, MAX_SIDE) if free else None,
-                                   for_gradient=True)
-        tuner = cache.setdefault("image-batch-size", BatchSizeTuner(memory_limit(values, True)))
+        tuner = cache.setdefault("image-batch-size", batch_size_tuner(
+            model, True, (MAX_SIDE, MAX_SIDE) if free else None))
     return tuner
 
 

@@ -280,11 +280,16 @@ def auto_batch_size(model: keras.Model, with_gradient: bool = True,
     free = None in input_shape(model)[:2]
     size = tuple(size) if free and size is not None else None
 
-    def build():
-        values = activation_values(model, size, for_gradient=with_gradient)
-        return BatchSizeTuner(memory_limit(values, with_gradient))
+    return _cached(model, ("batch-size", with_gradient, size),
+                   lambda: batch_size_tuner(model, with_gradient, size))
 
-    return _cached(model, ("batch-size", with_gradient, size), build)
+
+def batch_size_tuner(model: keras.Model, with_gradient: bool,
+                     size: tuple[int, int] | None = None) -> BatchSizeTuner:
+    """A new tuner whose memory limit comes from ``model``'s activations (at ``size`` for
+    a model that takes any size): those a pass with an input gradient keeps, or all."""
+    values = activation_values(model, size, for_gradient=with_gradient)
+    return BatchSizeTuner(memory_limit(values, with_gradient))
 
 
 def activation_values(model: keras.Model, size: tuple[int, int] | None = None, *,

@@ -58,9 +58,7 @@ def deconvnet_gradient_function(model, *, layer=None, output_index=0, device="au
                       "Zeiler & Fergus 2014 is kept per channel",
 )
 def deconvnet(context, target, params, progress, should_stop):
-    (target,), (_, signal) = gradient_pass([context], target, lambda layer: (
-        deconvnet_gradient_function(context.model, layer=layer,
-                                    output_index=context.output_index, device=context.device)))
+    (target,), (_, signal) = gradient_pass([context], target, deconvnet_gradient_function)
     progress(1.0)
     units = relu_units(context.model)
     warning = NO_RELU_WARNING.replace("guided backpropagation to guide", "the deconvnet rule")

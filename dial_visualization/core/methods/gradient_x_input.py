@@ -29,8 +29,6 @@ REDUCTION = "sum"
                       "(Shrikumar et al. 2016, section 2; Ancona et al. 2018, section 2.2)",
 )
 def gradient_x_input(context, target, params, progress, should_stop):
-    (target,), (_, grads) = gradient_pass([context], target, lambda layer: (
-        input_gradient_function(context.model, layer=layer, output_index=context.output_index,
-                                device=context.device)))
+    (target,), (_, grads) = gradient_pass([context], target, input_gradient_function)
     progress(1.0)
     return heatmap_result(context, target, grads[0] * context.image.array, reduction=REDUCTION)

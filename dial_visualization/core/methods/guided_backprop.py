@@ -85,11 +85,9 @@ def guided_backprop(context, target, params, progress, should_stop):
 @batched(guided_backprop)
 def guided_backprop_batch(contexts, target, params, progress, should_stop):
     """Guided backprop of every context's image in one gradient call."""
-    model, output_index, device = contexts[0].model, contexts[0].output_index, contexts[0].device
-    targets, (_, grads) = gradient_pass(contexts, target, lambda layer: guided_gradient_function(
-        model, layer=layer, output_index=output_index, device=device))
+    targets, (_, grads) = gradient_pass(contexts, target, guided_gradient_function)
     progress(1.0)
-    units = relu_units(model)
+    units = relu_units(contexts[0].model)
     results = []
     for each, resolved, grad in zip(contexts, targets, grads):
         result = heatmap_result(each, resolved, grad,

@@ -32,9 +32,7 @@ def saliency(context, target, params, progress, should_stop):
 @batched(saliency)
 def saliency_batch(contexts, target, params, progress, should_stop):
     """Saliency of every context's image in one gradient call."""
-    model, output_index, device = contexts[0].model, contexts[0].output_index, contexts[0].device
-    targets, (_, grads) = gradient_pass(contexts, target, lambda layer: input_gradient_function(
-        model, layer=layer, output_index=output_index, device=device))
+    targets, (_, grads) = gradient_pass(contexts, target, input_gradient_function)
     progress(1.0)
     return [heatmap_result(each, resolved, grad, reduction=REDUCTION)
             for each, resolved, grad in zip(contexts, targets, grads)]
