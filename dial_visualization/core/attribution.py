@@ -69,10 +69,11 @@ def gradient_pass(contexts: list[Context], target: Target, make_function
     """Run one traced gradient pass over every context's image (one model, output and
     device; images of one size): ``make_function(model, layer=, output_index=, device=)``
     makes the traced ``f(x, index) -> (..., outputs)`` for the objective's layer (None: the
-    class score), as ``core.tf_ops.input_gradient_function`` does. A class not given is picked inside the pass (``tf_ops.TOP_CLASS``) unless the
-    image's output is known already; the outputs the pass returns are kept by each context
-    (the class score in the title costs no other pass), and each image's top class is the
-    one the Prediction handler picks from them. Returns (target per image with its index
+    class score), as ``core.tf_ops.input_gradient_function`` does. A class not given is
+    picked inside the pass (``tf_ops.TOP_CLASS``) unless the image's output is known
+    already; the outputs the pass returns are kept by each context (the class score in the
+    title costs no other pass), and each image's top class is the one the Prediction
+    handler picks from them. Returns (target per image with its index
     filled, the function's other results as arrays)."""
     import tensorflow as tf
 
