@@ -10,7 +10,9 @@ layer by layer (recursing into nested models) and can
 * stop before the final softmax/sigmoid, so class scores are logits,
 * compute 1x1 strided convolutions (plain, depthwise, separable, grouped; 1-D, 2-D, 3-D)
   as a strided slice and a stride-1 convolution (their input gradient crashes oneDNN; see
-  ``core/tf_environment.py``).
+  ``core/tf_environment.py``),
+* compute a convolution and the batch normalisation after it as one convolution
+  (:mod:`.batchnorm_folding`), unless the convolution's own output is recorded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable, Iterable
 import keras
 import tensorflow as tf
 
+from . import batchnorm_folding
 from .errors import MethodNotApplicableError
 from .layers import PATH_SEPARATOR
 from .models import check_output_index
@@ -145,9 +148,13 @@ def _with_attributes(layer, **attributes):
     return copy
 
 
-def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None):
-    """``layer(*args, **kwargs)``, with its activation and 1x1 strides replaced as needed."""
+def _call(layer, args, kwargs, *, drop_squashing: bool, relu: Callable | None,
+          folded_into=None):
+    """``layer(*args, **kwargs)``, with its activation and 1x1 strides replaced as needed,
+    and ``folded_into``, a batch normalisation, computed with it."""
     attributes = {}
+    if folded_into is not None:
+        attributes.update(batchnorm_folding.folded_weights(layer, folded_into))
     activation = getattr(layer, "activation", None)
     if drop_squashing and any(_activation_is(activation, n) for n in _SQUASHING):
         attributes["activation"] = keras.activations.linear
@@ -175,8 +182,12 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
     taps = set(taps)
     recorded: dict[str, tf.Tensor] = {}
     logits_path = _output_layer(model, logits_of)[1] if logits_of is not None else None
+    foldable: dict[str, keras.Layer] = {}  # convolution's path -> its batch normalisation
+    folded: set[str] = set()  # paths of the normalisations their convolution computed
 
     def run(graph_model, inputs, prefix):
+        foldable.update({prefix + name: norm for name, norm
+                         in batchnorm_folding.pairs(graph_model).items()})
         if isinstance(graph_model, keras.Sequential):
             for layer in graph_model.layers:
                 inputs = call(layer, prefix, inputs)
@@ -190,12 +201,21 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
             inputs = args[0] if len(args) == 1 else list(args)
             out = run(layer, inputs, path + PATH_SEPARATOR)
             out = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+        elif path in folded:
+            out = args[0]
         elif path == logits_path and _is_squashing_layer(layer):
             out = args[0]
         elif relu is not None and relu_region(layer) is not None:
             out = relu(args[0], layer(*args, **kwargs), relu_region(layer))
         else:
-            out = _call(layer, args, kwargs, drop_squashing=path == logits_path, relu=relu)
+            norm = foldable.get(path)
+            if norm is not None and (path in taps
+                                     or not batchnorm_folding.worth_folding(layer, args[0])):
+                norm = None
+            out = _call(layer, args, kwargs, drop_squashing=path == logits_path, relu=relu,
+                        folded_into=norm)
+            if norm is not None:
+                folded.add(prefix + norm.name)
         if path in taps:
             recorded[path] = out
         return out

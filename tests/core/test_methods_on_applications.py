@@ -110,8 +110,10 @@ def test_activation_maximization_defaults_raise_the_objective_within_8_steps(nam
 
 
 def test_activation_maximization_with_the_old_defaults_falls_and_says_so():
+    """On MobileNetV2, whose fall is the widest (1.46 -> 1.36-1.41; ResNet50's is within
+    float rounding of none)."""
     old = {"steps": 8, "learning_rate": 0.05, "jitter": 4, "scale": 0.05}
-    result = run("activation-maximization", context("ResNet50"), Target("prediction"), old)
+    result = run("activation-maximization", context("MobileNetV2"), Target("prediction"), old)
     start, end = result.info["objective_start"][0], result.info["objective_end"][0]
     assert end < start
     assert result.warnings == [
