@@ -13,6 +13,8 @@ traces a function. Results never depend on the batch size, only the speed does.
 
 from __future__ import annotations
 
+import math
+
 #: Sizes tried, up to the memory limit.
 CANDIDATES = (4, 8, 16, 32, 64)
 #: Timed batches per candidate before the fastest is chosen.
@@ -93,11 +95,16 @@ class BatchSizeTuner:
 
     def next_size(self, remaining: int | None = None) -> int:
         """The size to run next: a candidate not yet timed enough that fits in ``remaining``
-        items (smallest first), else the fastest one timed."""
+        items (smallest first), else the fastest one timed, with ``remaining`` split evenly
+        into as few batches of at most that size (51 items at 16: 13, 13, 13, 12, not 16,
+        16, 16, 3, whose last batch runs slowest per item)."""
         for size, times in self._seconds_per_item.items():
             if len(times) < TRIALS and (remaining is None or size <= remaining):
                 return size
-        return self.fastest or self.candidates[0]
+        size = self.fastest or self.candidates[0]
+        if remaining is None or remaining <= size:
+            return size
+        return math.ceil(remaining / math.ceil(remaining / size))
 
     def record(self, size: int, seconds: float) -> None:
         """Note that a batch of ``size`` items took ``seconds``; sizes that are no candidate,
