@@ -201,7 +201,8 @@ def forward(model: keras.Model, x, *, taps: Iterable[str] = (), relu: Callable |
             inputs = args[0] if len(args) == 1 else list(args)
             out = run(layer, inputs, path + PATH_SEPARATOR)
             out = out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
-        elif path in folded:
+        elif path in folded:  # its convolution computed it (each fold serves one call)
+            folded.remove(path)
             out = args[0]
         elif path == logits_path and _is_squashing_layer(layer):
             out = args[0]

@@ -164,6 +164,22 @@ def test_pairs_inside_nested_and_sequential_models_are_folded():
     assert _activation_multiplies(model, 2) == []
 
 
+def test_a_nested_model_called_twice_folds_in_each_call():
+    """A shared block (two branches, two input sizes): each call computes its own pair, the
+    second at a size too small to fold (5x5x6 values, a 3x3x16x6 kernel)."""
+    block = keras.Sequential([keras.Input((None, None, CHANNELS)),
+                              keras.layers.Conv2D(6, 3, padding="same"),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.GlobalAveragePooling2D()])
+    large, small = keras.Input((SIZES[2], SIZES[2], CHANNELS)), keras.Input((5, 5, CHANNELS))
+    model = keras.Model([large, small], keras.layers.Add()([block(large), block(small)]))
+    _randomise(block.layers[1])
+    x = [tf.random.uniform((2, SIZES[2], SIZES[2], CHANNELS), seed=5),
+         tf.random.uniform((2, 5, 5, CHANNELS), seed=6)]
+    np.testing.assert_allclose(forward(model, x)[0].numpy(), model(x).numpy(), rtol=1e-5,
+                               atol=1e-5)
+
+
 def test_weights_changed_after_tracing_are_used():
     """The folded kernel is computed from the variables in each call, not kept: a model
     trained further in a notebook is walked with its new weights."""
