@@ -9,8 +9,11 @@ import tensorflow as tf
 from PIL import Image, ImageFilter
 
 import dial_visualization as dv
-from builders import random_pixels
+from builders import random_pixels, residual_model
+from dial_visualization.core import tf_ops
+from dial_visualization.core.context import Context, NodeType, Target
 from dial_visualization.core.errors import Cancelled
+from dial_visualization.core.explain import run
 from dial_visualization.core.images import load_image
 from dial_visualization.core.methods.integrated_gradients import integrated_gradients
 
@@ -295,3 +298,17 @@ def test_max_steps_batches_only_the_new_midpoints_and_progress_rises_to_one():
     assert result.info["steps_used"] == 16
     assert len(reports) == 3  # 5 points, then 4 and 8 midpoints: 17 points in 3 calls
     assert reports == sorted(reports) and reports[-1] == 1.0
+
+
+def test_the_outputs_at_the_paths_end_are_the_images_and_give_the_class_score():
+    """The last point of the path is the image: its outputs there give the class score in
+    the title, with no forward pass of its own (no forward function was ever made)."""
+    model = residual_model()
+    image = load_image(random_pixels(seed=4), model)
+    probabilities = model(image.batch()).numpy()[0]
+    context = Context(model, image)
+    result = run("integrated-gradients", context, Target(NodeType.PREDICTION, index=1),
+                 {"steps": 6, "batch_size": 4})  # the image (point 7) in the second batch
+    assert not [key for key in tf_ops.model_cache(model) if key[0] == "layer-output"]
+    np.testing.assert_allclose(context.outputs(), probabilities, rtol=1e-5, atol=1e-7)
+    assert result.info["class_score"] == pytest.approx(probabilities[1], rel=1e-5)

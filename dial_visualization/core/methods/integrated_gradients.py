@@ -87,24 +87,32 @@ def trapezoid_weights(steps: int) -> np.ndarray:
 def path_gradients(gradient, x, baseline, index, alphas: np.ndarray, weights: np.ndarray,
                    batch_size, progress=None, should_stop=None):
     """sum_k weights[k] * grad F(baseline + alphas[k] (input - baseline)) for each input of
-    ``x`` (N, H, W, C), and F at every point (N, K). ``baseline`` is one (H, W, C) or one per
-    input, ``index`` one class or one per input. The points of every input form one stream,
-    built and evaluated ``batch_size`` at a time; each batch spans few inputs."""
+    ``x`` (N, H, W, C), F at every point (N, K), and the model's outputs at each path's last
+    point (N, classes; the outputs on the inputs where ``alphas`` ends at 1). ``baseline``
+    is one (H, W, C) or one per input, ``index`` one class or one per input. The points of
+    every input form one stream, built and evaluated ``batch_size`` at a time; each batch
+    spans few inputs."""
     points = len(alphas)
     baselines = np.broadcast_to(baseline, x.shape)
     indices = np.broadcast_to(np.asarray(index, np.int32), (len(x),))
     summed = np.zeros(x.shape, np.float64)
     scores = np.zeros((len(x), points))
+    last_outputs = None
     for batch in batches(len(x) * points, batch_size, progress, should_stop):
         sample, point = np.divmod(np.arange(batch.start, batch.stop), points)
         alpha = alphas[point].astype(np.float32)[:, np.newaxis, np.newaxis, np.newaxis]
         path = (1 - alpha) * baselines[sample] + alpha * x[sample]
-        batch_scores, grads, _ = gradient(tf.constant(path), tf.constant(indices[sample]))
+        batch_scores, grads, outputs = gradient(tf.constant(path),
+                                                tf.constant(indices[sample]))
         weighted = weights[point][:, np.newaxis, np.newaxis, np.newaxis] * np.asarray(grads)
         for each in np.unique(sample):  # np.add.at is 80x slower
             summed[each] += weighted[sample == each].sum(axis=0)
         scores[sample, point] = np.asarray(batch_scores)
-    return summed, scores
+        if last_outputs is None:
+            last_outputs = np.zeros((len(x), outputs.shape[1]), np.float32)
+        ends = point == points - 1
+        last_outputs[sample[ends]] = np.asarray(outputs)[ends]
+    return summed, scores, last_outputs
 
 
 def integrated_gradients(model, x, baseline, index, steps: int = DEFAULT_STEPS,
@@ -121,10 +129,9 @@ def integrated_gradients(model, x, baseline, index, steps: int = DEFAULT_STEPS,
     x = np.asarray(x, dtype=np.float32)
     baseline = np.asarray(baseline, dtype=np.float32)
     gradient = input_gradient_function(model, output_index=output_index, device=device)
-    summed, scores = path_gradients(gradient, x, baseline, index, np.arange(steps + 1) / steps,
-                                    trapezoid_weights(steps),
-                                    batch_size or auto_batch_size(model, size=x.shape[1:3]),
-                                    progress, should_stop)
+    summed, scores, _ = path_gradients(
+        gradient, x, baseline, index, np.arange(steps + 1) / steps, trapezoid_weights(steps),
+        batch_size or auto_batch_size(model, size=x.shape[1:3]), progress, should_stop)
     attributions = _attributions(x, baseline, summed, steps).astype(np.float32)
     return attributions, scores[:, -1], scores[:, 0]
 
@@ -141,7 +148,7 @@ def refined_integrated_gradients(model, x, baselines, indices, steps: int, max_s
     The trapezoid rule on 2n intervals keeps the n + 1 points of n: a doubling evaluates
     only the n midpoints, of the inputs not yet within the tolerance (each input's steps
     are those it would take alone). Returns (attributions (N, H, W, C), F(x) (N,),
-    F(baseline) (N,), steps used (N,)).
+    F(baseline) (N,), steps used (N,), the model's outputs on ``x`` (N, classes)).
     """
     x = np.asarray(x, dtype=np.float32)
     baselines = np.asarray(baselines, dtype=np.float32)
@@ -150,9 +157,9 @@ def refined_integrated_gradients(model, x, baselines, indices, steps: int, max_s
     batch_size = batch_size or auto_batch_size(model, size=x.shape[1:3])
     budget = len(x) * (max(steps, _doubled_up_to(steps, max_steps)) + 1)  # points, for progress
     done = len(x) * (steps + 1)
-    summed, scores = path_gradients(gradient, x, baselines, indices, np.arange(steps + 1) / steps,
-                                    trapezoid_weights(steps), batch_size,
-                                    _within(progress, 0, done, budget), should_stop)
+    summed, scores, outputs = path_gradients(
+        gradient, x, baselines, indices, np.arange(steps + 1) / steps, trapezoid_weights(steps),
+        batch_size, _within(progress, 0, done, budget), should_stop)
     score, baseline_score = scores[:, -1], scores[:, 0]
     change = score - baseline_score
     attributions = _attributions(x, baselines, summed, steps)
@@ -163,7 +170,7 @@ def refined_integrated_gradients(model, x, baselines, indices, steps: int, max_s
         if not len(pending):
             break
         midpoints = (2 * np.arange(steps) + 1) / (2 * steps)
-        more, _ = path_gradients(gradient, x[pending], baselines[pending], indices[pending],
+        more, _, _ = path_gradients(gradient, x[pending], baselines[pending], indices[pending],
                                  midpoints, np.ones(steps), batch_size,
                                  _within(progress, done, len(pending) * steps, budget),
                                  should_stop)
@@ -174,7 +181,7 @@ def refined_integrated_gradients(model, x, baselines, indices, steps: int, max_s
                                               steps)
     if progress is not None and done < budget:  # converged before max_steps
         progress(1.0)
-    return attributions.astype(np.float32), score, baseline_score, used
+    return attributions.astype(np.float32), score, baseline_score, used, outputs
 
 
 def _attributions(x, baseline, summed, steps: int) -> np.ndarray:
@@ -232,10 +239,13 @@ def integrated_gradients_batch(contexts, target, params, progress, should_stop):
     context = contexts[0]
     x, _, indices, targets = resolve_objectives(contexts, target)
     baselines = np.stack([baseline_input(each.image, params["baseline"]) for each in contexts])
-    attributions, scores, baseline_scores, steps_used = refined_integrated_gradients(
+    attributions, scores, baseline_scores, steps_used, outputs = refined_integrated_gradients(
         context.model, x, baselines, indices, params["steps"], params["max_steps"],
         params["tolerance"], params["batch_size"], output_index=context.output_index,
         device=context.device, progress=progress, should_stop=should_stop)
+    for each, row in zip(contexts, outputs):  # the path's last point is the image itself
+        if not each.has_outputs:
+            each.remember_outputs(row)
     return [_result(*each, params) for each in zip(
         contexts, targets, attributions, scores, baseline_scores, steps_used)]
 
