@@ -11,7 +11,8 @@ one call. The seconds come from timing the model on the image
 RISE use, the first call tracing it), a gradient pass counted as :data:`GRADIENT_COST`
 forward passes. A class's run adds the model's output on the image (the class score in its
 title, the top class), except where the method's one gradient pass returns it
-(:data:`ONE_PASS`). The estimate is an order of magnitude for a warning, not a promise: the
+(:data:`ONE_PASS`) and for integrated gradients of a given class (the path ends at the
+image). The estimate is an order of magnitude for a warning, not a promise: the
 batch sizes the methods tune may run faster.
 """
 
@@ -109,13 +110,16 @@ def estimated_cost(request: RunRequest, model, size: tuple[int, int] | None = No
     (plugins) and for runs that call no model (a layer's kernels). A class's run adds one
     forward pass: the model's output on the image (``Context.outputs``), which gives the
     class score in its title and, when it explains "the top class", that class; a map of
-    one gradient pass (:data:`ONE_PASS`) has it from that pass."""
+    one gradient pass (:data:`ONE_PASS`) has it from that pass, integrated gradients of a
+    given class from their path's last point, the image."""
     cost = _method_cost(request, model, size)
     if cost is None or request.target.node_type is not NodeType.PREDICTION:
         return cost
-    if request.method.id not in ("predictions", "activation-maximization") + ONE_PASS:
-        cost += _forward(1)  # the output on the image: the class score (and the top class)
-    return cost
+    method = request.method.id
+    if method in ("predictions", "activation-maximization") + ONE_PASS or (
+            method == "integrated-gradients" and request.target.index is not None):
+        return cost
+    return cost + _forward(1)  # the output on the image: the class score (and the top class)
 
 
 def _method_cost(request: RunRequest, model, size) -> Cost | None:
