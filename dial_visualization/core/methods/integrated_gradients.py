@@ -171,9 +171,9 @@ def refined_integrated_gradients(model, x, baselines, indices, steps: int, max_s
             break
         midpoints = (2 * np.arange(steps) + 1) / (2 * steps)
         more, _, _ = path_gradients(gradient, x[pending], baselines[pending], indices[pending],
-                                 midpoints, np.ones(steps), batch_size,
-                                 _within(progress, done, len(pending) * steps, budget),
-                                 should_stop)
+                                    midpoints, np.ones(steps), batch_size,
+                                    _within(progress, done, len(pending) * steps, budget),
+                                    should_stop)
         summed[pending] += more
         steps, done = 2 * steps, done + len(pending) * steps
         used[pending] = steps
