@@ -99,3 +99,20 @@ class StopAfterFirstBatch:
 
     def samples_after_stop(self):
         return int(self.counter.seen.numpy()) - self.seen_at_stop
+
+
+def assert_walks_as_keras(model, x, *, atol=1e-6, **forward_options):
+    """The graph walker's outputs on ``x``, and the input gradient of a random weighting of
+    them, equal those of Keras's own ``model(x)``; returns what the walker recorded."""
+    from dial_visualization.core.walker import forward
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        walked, recorded = forward(model, x, **forward_options)
+        direct = model(x)
+        weights = tf.random.uniform(direct.shape, seed=1)
+        walked_sum, direct_sum = tf.reduce_sum(walked * weights), tf.reduce_sum(direct * weights)
+    np.testing.assert_allclose(walked.numpy(), direct.numpy(), rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(tape.gradient(walked_sum, x).numpy(),
+                               tape.gradient(direct_sum, x).numpy(), rtol=1e-5, atol=atol)
+    return recorded

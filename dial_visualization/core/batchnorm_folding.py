@@ -67,7 +67,8 @@ def pairs(graph_model) -> dict[str, keras.layers.BatchNormalization]:
     if isinstance(graph_model, keras.Sequential):
         layers = graph_model.layers
         return {conv.name: norm for conv, norm in zip(layers, layers[1:])
-                if _foldable_convolution(conv) and _folds_into(norm, conv)}
+                if _foldable_convolution(conv) and _folds_into(norm, conv)
+                and layers.count(conv) == layers.count(norm) == 1}
 
     nodes = [node for depth in graph_model._nodes_by_depth.values() for node in depth
              if node.operation is not None and not node.is_input]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from builders import assert_walks_as_keras
 from dial_visualization.core.walker import forward
 
 CONVOLUTIONS = {
@@ -72,16 +73,7 @@ def _activation_multiplies(model, rank, taps=()):
 
 def _walked_and_direct(model, rank, **forward_options):
     x = tf.random.uniform((2,) + (SIZES[rank],) * rank + (CHANNELS,), -1, 1, seed=2)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        walked, recorded = forward(model, x, **forward_options)
-        direct = model(x)
-        weights = tf.random.uniform(direct.shape, seed=1)
-        walked_sum, direct_sum = tf.reduce_sum(walked * weights), tf.reduce_sum(direct * weights)
-    np.testing.assert_allclose(walked.numpy(), direct.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(tape.gradient(walked_sum, x).numpy(),
-                               tape.gradient(direct_sum, x).numpy(), rtol=1e-5, atol=1e-5)
-    return x, recorded
+    return x, assert_walks_as_keras(model, x, atol=1e-5, **forward_options)
 
 
 @pytest.mark.parametrize("norm_kind", sorted(NORMALISATIONS))
@@ -135,6 +127,16 @@ def test_a_shared_convolution_is_not_folded():
     inputs = keras.Input((SIZES[2], SIZES[2], CHANNELS))
     conv, norm = keras.layers.Conv2D(CHANNELS, 3, padding="same"), keras.layers.BatchNormalization()
     model = keras.Model(inputs, norm(conv(conv(inputs))))
+    _randomise(norm)
+    _walked_and_direct(model, 2)
+    assert len(_activation_multiplies(model, 2)) == 1
+
+
+def test_a_convolution_repeated_in_a_sequential_model_is_not_folded():
+    """Its second call feeds another layer, which needs its unnormalised values."""
+    conv, norm = keras.layers.Conv2D(CHANNELS, 3, padding="same"), keras.layers.BatchNormalization()
+    model = keras.Sequential([keras.Input((SIZES[2], SIZES[2], CHANNELS)), conv, norm,
+                              keras.layers.ReLU(), conv, keras.layers.ReLU()])
     _randomise(norm)
     _walked_and_direct(model, 2)
     assert len(_activation_multiplies(model, 2)) == 1

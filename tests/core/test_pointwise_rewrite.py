@@ -3,10 +3,10 @@ separable; 1-D, 2-D and 3-D) as a strided slice and a stride-1 convolution: exac
 computes the layer itself, values and input gradients alike, without touching the layer."""
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 
+from builders import assert_walks_as_keras
 from dial_visualization.core.walker import REWRITE_BELOW_CHANNELS, _is_strided_pointwise, forward
 
 #: Input channels: Keras's own gradient of these layers, the reference here, can abort the
@@ -36,16 +36,7 @@ def test_every_strided_pointwise_convolution_is_rewritten_exactly(kind, padding,
     layer = make(2, padding)
     model = keras.Model(inputs, layer(inputs))
     assert _is_strided_pointwise(layer)
-    x = tf.random.uniform((2,) + (size,) * rank + (CHANNELS,), -1, 1)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        walked, _ = forward(model, x)
-        direct = model(x)
-        weights = tf.random.uniform(direct.shape, seed=1)
-        walked_sum, direct_sum = tf.reduce_sum(walked * weights), tf.reduce_sum(direct * weights)
-    np.testing.assert_allclose(walked.numpy(), direct.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(tape.gradient(walked_sum, x).numpy(),
-                               tape.gradient(direct_sum, x).numpy(), rtol=1e-5, atol=1e-6)
+    assert_walks_as_keras(model, tf.random.uniform((2,) + (size,) * rank + (CHANNELS,), -1, 1))
     assert set(layer.strides) == {2}  # the user's layer is left as it was
 
 
