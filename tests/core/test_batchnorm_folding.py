@@ -125,7 +125,8 @@ def test_a_convolution_read_elsewhere_is_not_folded():
 
 def test_a_shared_convolution_is_not_folded():
     inputs = keras.Input((SIZES[2], SIZES[2], CHANNELS))
-    conv, norm = keras.layers.Conv2D(CHANNELS, 3, padding="same"), keras.layers.BatchNormalization()
+    conv = keras.layers.Conv2D(CHANNELS, 3, padding="same")
+    norm = keras.layers.BatchNormalization()
     model = keras.Model(inputs, norm(conv(conv(inputs))))
     _randomise(norm)
     _walked_and_direct(model, 2)
@@ -134,7 +135,8 @@ def test_a_shared_convolution_is_not_folded():
 
 def test_a_convolution_repeated_in_a_sequential_model_is_not_folded():
     """Its second call feeds another layer, which needs its unnormalised values."""
-    conv, norm = keras.layers.Conv2D(CHANNELS, 3, padding="same"), keras.layers.BatchNormalization()
+    conv = keras.layers.Conv2D(CHANNELS, 3, padding="same")
+    norm = keras.layers.BatchNormalization()
     model = keras.Sequential([keras.Input((SIZES[2], SIZES[2], CHANNELS)), conv, norm,
                               keras.layers.ReLU(), conv, keras.layers.ReLU()])
     _randomise(norm)
