@@ -96,10 +96,17 @@ def gradient_pass(contexts: list[Context], target: Target, make_function
     *results, outputs = function(tf.constant(x), tf.constant(np.array(indices, np.int32)))
     if not prediction:
         return [target] * len(contexts), [np.asarray(each) for each in results]
+    keep_outputs(contexts, outputs)
+    return handler.resolve_many(target, contexts), [np.asarray(each) for each in results]
+
+
+def keep_outputs(contexts: list[Context], outputs) -> None:
+    """Each context keeps its row of ``outputs``, the model's explained output on its image
+    that a method's own pass computed, unless it has one already: the top class and the
+    class score in the title then cost no other pass."""
     for context, row in zip(contexts, np.asarray(outputs)):
         if not context.has_outputs:
             context.remember_outputs(row)
-    return handler.resolve_many(target, contexts), [np.asarray(each) for each in results]
 
 
 def heatmap_result(context: Context, target: Target, attribution: np.ndarray,

@@ -51,14 +51,13 @@ def target_layer(model: keras.Model, name: str) -> str:
     return name
 
 
-def layer_gradients(contexts: list[Context], target: Target, layer: str, progress,
+def layer_gradients(contexts: list[Context], target: Target, cam_layer: str, progress,
                     should_stop) -> tuple[list[Target], np.ndarray, np.ndarray]:
     """For every context's image, in one pass: (targets with their classes, activations A
     (N, h, w, K), d score / d A (N, h, w, K)). The class score is taken before the final
     softmax/sigmoid, also where that is a layer of its own."""
     if should_stop():
         raise Cancelled("cancelled")
-    cam_layer = layer
 
     def make_function(model, *, layer, output_index, device):  # layer: None, a class score
         return layer_gradient_function(model, cam_layer, output_index=output_index,

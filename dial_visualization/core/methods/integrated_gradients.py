@@ -37,7 +37,7 @@ from ..errors import MethodNotApplicableError
 from ..preprocessing import PRESETS
 from ..registry import NodeType, Parameter, method
 from ..tf_ops import auto_batch_size, batches, input_gradient_function
-from ..attribution import batch_size_parameter, heatmap_result
+from ..attribution import batch_size_parameter, heatmap_result, keep_outputs
 from ..batch_explain import batched, resolve_objectives
 
 BASELINES = ("black", "white", "blur", "noise")
@@ -243,9 +243,7 @@ def integrated_gradients_batch(contexts, target, params, progress, should_stop):
         context.model, x, baselines, indices, params["steps"], params["max_steps"],
         params["tolerance"], params["batch_size"], output_index=context.output_index,
         device=context.device, progress=progress, should_stop=should_stop)
-    for each, row in zip(contexts, outputs):  # the path's last point is the image itself
-        if not each.has_outputs:
-            each.remember_outputs(row)
+    keep_outputs(contexts, outputs)  # the path's last point is the image itself
     return [_result(*each, params) for each in zip(
         contexts, targets, attributions, scores, baseline_scores, steps_used)]
 
